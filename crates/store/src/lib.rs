@@ -1,1 +1,185 @@
+//! Persistence, access control and the audit trail.
+//!
+//! Design: one SQL implementation over sqlx's `Any` driver, two real
+//! backends (an embedded SQLite file, the default, and PostgreSQL). Queries
+//! are written once in the dialect both accept (`$1` parameters, BIGINT
+//! microsecond timestamps, TEXT codes, recursive CTEs); what differs lives in
+//! the per-backend migrations. The same test suite runs against both.
+//!
+//! Every public method that reads or changes registry data takes the caller's
+//! [`Principal`] and enforces role and scope here, in the store, so no
+//! handler can forget to: a unit operator's query simply cannot return
+//! another unit's rows.
 
+mod access;
+mod attribute;
+mod registry;
+mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use access::{Perm, Principal, Role, Visibility};
+pub use attribute::{AssetView, Attribution, Attributor, UnitRef};
+pub use registry::{ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
+pub use users::{AuditEntry, NewUser};
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed or is unreachable.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A migration failed to apply.
+    #[error("migration {version} failed: {source}")]
+    Migration { version: i64, source: sqlx::Error },
+    /// The caller's role or scope does not allow this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The named thing does not exist (or is not visible to the caller).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request conflicts with stored data (a duplicate name, say).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The input is invalid.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The database URL names no supported backend.
+    #[error("unsupported database URL (expected sqlite:// or postgres://): {0}")]
+    BadUrl(String),
+    /// Stored data failed to decode: a bug or manual tampering.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Embedded migrations, applied in order, one transaction each.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+/// The store. Cheap to clone (a pool handle).
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite file `dir/shouwang.sqlite`.
+    pub async fn open_sqlite_dir(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Invalid(format!("cannot create data directory {}: {e}", dir.display())))?;
+        Store::connect(&format!("sqlite://{}?mode=rwc", dir.join("shouwang.sqlite").display()), 8).await
+    }
+
+    /// Connects to `sqlite://…` or `postgres://…` and applies migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            // Do not echo the URL: it may carry a password.
+            return Err(StoreError::BadUrl(url.split(':').next().unwrap_or_default().to_string()));
+        };
+        let opts = AnyConnectOptions::from_str(url)?;
+        let mut pool = AnyPoolOptions::new().max_connections(max_connections);
+        if backend == Backend::Sqlite {
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets the server read while an import writes;
+                    // busy_timeout makes a second writer wait, not fail.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    Ok(())
+                })
+            });
+        }
+        let store = Store { pool: pool.connect_with(opts).await?, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for tests and tools that must prove what the store refuses
+    /// (the append-only triggers); application code goes through methods.
+    #[doc(hidden)]
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies pending embedded migrations; safe to call again.
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(&self.pool)
+            .await?;
+        for &(version, sqlite, postgres) in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if done.is_some() {
+                continue;
+            }
+            let sql = if self.backend == Backend::Sqlite { sqlite } else { postgres };
+            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|source| StoreError::Migration { version, source })?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(now_micros())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version, "applied migration");
+        }
+        Ok(())
+    }
+
+    /// Bumped in every transaction that changes what attribution sees.
+    pub async fn registry_version(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = 'registry_version'").fetch_one(&self.pool).await?)
+    }
+
+    /// A cheap liveness probe of the database.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub(crate) fn now_micros() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+pub(crate) fn ts(micros: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(micros).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}

@@ -1,0 +1,184 @@
+//! Attribution as a service: the in-memory index built from the store,
+//! swapped atomically when the registry changes, filtered by the caller's
+//! visibility so a unit never learns who owns someone else's address.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use shouwang_attribution::{Index, IndexBuilder, Query};
+use shouwang_registry::{AssetKind, AssetValue, Criticality};
+
+use crate::access::{Perm, Principal};
+use crate::{Result, Store, now_micros};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitRef {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetView {
+    pub kind: String,
+    pub value: String,
+    pub system: Option<String>,
+    /// The asset's own criticality over that of the system it belongs to.
+    pub criticality: Criticality,
+    pub valid_from: jiff::Timestamp,
+}
+
+struct Entry {
+    unit: Arc<UnitRef>,
+    asset: AssetView,
+}
+
+/// One answer, one JSON line: see README "Attribution output".
+#[derive(Debug, Clone, Serialize)]
+pub struct Attribution {
+    pub query: String,
+    /// ip | domain | email | url | asn; absent when the query did not parse.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    /// matched | unmatched | invalid
+    pub status: &'static str,
+    /// How it matched: address | domain_exact | domain_suffix | url_prefix | asn.
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    pub matched_by: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<UnitRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asset: Option<AssetView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The instant asked about, when not now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<jiff::Timestamp>,
+}
+
+struct Snapshot {
+    version: i64,
+    index: Index<Entry>,
+}
+
+/// How many past-instant indexes to keep: a batch asks about one instant.
+const PAST_CACHE: usize = 4;
+
+/// Holds the live index and answers lookups without locking.
+pub struct Attributor {
+    store: Store,
+    live: ArcSwap<Snapshot>,
+    past: Mutex<Vec<((i64, i64), Arc<Snapshot>)>>,
+}
+
+impl Attributor {
+    pub async fn new(store: Store) -> Result<Attributor> {
+        let version = store.registry_version().await?;
+        let index = build(&store, now_micros()).await?;
+        Ok(Attributor { store, live: ArcSwap::from_pointee(Snapshot { version, index }), past: Mutex::new(Vec::new()) })
+    }
+
+    /// Rebuilds and swaps in a new index if the registry changed. Lookups
+    /// running meanwhile keep using the old one. Returns true if rebuilt.
+    pub async fn refresh(&self) -> Result<bool> {
+        let version = self.store.registry_version().await?;
+        if version == self.live.load().version {
+            return Ok(false);
+        }
+        let started = std::time::Instant::now();
+        let index = build(&self.store, now_micros()).await?;
+        let entries = index.len();
+        self.live.store(Arc::new(Snapshot { version, index }));
+        tracing::info!(version, entries, ms = started.elapsed().as_millis() as u64, "attribution index rebuilt");
+        Ok(true)
+    }
+
+    /// Registry version and entry count of the live index.
+    pub fn stats(&self) -> (i64, usize) {
+        let s = self.live.load();
+        (s.version, s.index.len())
+    }
+
+    /// Attributes each query, as of `at` (default: now).
+    pub async fn attribute(&self, p: &Principal, queries: &[String], at: Option<jiff::Timestamp>) -> Result<Vec<Attribution>> {
+        p.require(Perm::Attribute)?;
+        let vis = self.store.visibility(p).await?;
+        let snap = match at {
+            None => self.live.load_full(),
+            Some(t) => self.past(t.as_microsecond()).await?,
+        };
+        Ok(queries
+            .iter()
+            .map(|q| {
+                let mut a = Attribution {
+                    query: q.clone(),
+                    kind: None,
+                    status: "invalid",
+                    matched_by: None,
+                    unit: None,
+                    asset: None,
+                    reason: None,
+                    at,
+                };
+                match Query::parse(q) {
+                    Err(e) => a.reason = Some(e.to_string()),
+                    Ok(query) => {
+                        a.kind = Some(query.kind());
+                        match snap.index.lookup(&query).filter(|h| vis.sees(&h.payload.unit.code)) {
+                            Some(hit) => {
+                                a.status = "matched";
+                                a.matched_by = Some(hit.kind.as_str());
+                                a.unit = Some((*hit.payload.unit).clone());
+                                a.asset = Some(hit.payload.asset.clone());
+                            }
+                            None => {
+                                a.status = "unmatched";
+                                a.reason = Some(format!("no unit {} owns this {}", if at.is_some() { "then" } else { "now" }, query.kind()));
+                            }
+                        }
+                    }
+                }
+                a
+            })
+            .collect())
+    }
+
+    async fn past(&self, at: i64) -> Result<Arc<Snapshot>> {
+        let key = self.store.claims_epoch(at).await?;
+        if let Some((_, s)) = self.past.lock().expect("cache lock").iter().find(|(k, _)| *k == key) {
+            return Ok(s.clone());
+        }
+        let snap = Arc::new(Snapshot { version: -1, index: build(&self.store, at).await? });
+        let mut cache = self.past.lock().expect("cache lock");
+        if cache.len() >= PAST_CACHE {
+            cache.remove(0);
+        }
+        cache.push((key, snap.clone()));
+        Ok(snap)
+    }
+}
+
+async fn build(store: &Store, at: i64) -> Result<Index<Entry>> {
+    let claims = store.claims_at(at).await?;
+    let systems: HashMap<(&str, &str), &Criticality> = claims
+        .iter()
+        .filter(|(c, _, _)| c.kind == AssetKind::System.as_str())
+        .map(|(c, _, _)| ((c.unit.as_str(), c.value.as_str()), &c.criticality))
+        .collect();
+    let mut units: HashMap<&str, Arc<UnitRef>> = HashMap::new();
+    let mut b = IndexBuilder::with_capacity(claims.len());
+    for (c, name_zh, name_en) in &claims {
+        let AssetValue::Target(target) = c.to_asset()?.value else { continue };
+        let unit = units
+            .entry(c.unit.as_str())
+            .or_insert_with(|| Arc::new(UnitRef { code: c.unit.clone(), name_zh: name_zh.clone(), name_en: name_en.clone() }))
+            .clone();
+        let base = c.system.as_deref().and_then(|s| systems.get(&(c.unit.as_str(), s)));
+        let criticality = base.map_or_else(|| c.criticality.clone(), |b| c.criticality.over(b));
+        let asset = AssetView { kind: c.kind.clone(), value: c.value.clone(), system: c.system.clone(), criticality, valid_from: c.valid_from };
+        b.add(target, c.precedence, Entry { unit, asset });
+    }
+    Ok(b.build())
+}

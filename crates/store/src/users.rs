@@ -1,0 +1,220 @@
+//! Users, API tokens and the append-only audit trail.
+//!
+//! Passwords are Argon2id (PHC strings). API tokens are 256 random bits,
+//! shown once; only their SHA-256 is stored, which is enough for a secret
+//! with that much entropy and keeps per-request checks cheap.
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use shouwang_registry::UnitCode;
+use sqlx::{Any, Row, Transaction};
+
+use crate::access::{Perm, Principal, Role};
+use crate::{Result, Store, StoreError, now_micros, ts};
+
+pub const TOKEN_PREFIX: &str = "sw_";
+
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub unit: Option<UnitCode>,
+    /// None: token-only account (a sensor, a script).
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the password.
+        f.debug_struct("NewUser").field("username", &self.username).field("role", &self.role).field("unit", &self.unit).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: jiff::Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub reason: String,
+    pub detail: serde_json::Value,
+}
+
+/// Appends to the audit trail inside the caller's transaction, so the
+/// record exists exactly when the change does.
+pub(crate) async fn audit(
+    tx: &mut Transaction<'_, Any>,
+    p: &Principal,
+    action: &str,
+    target: &str,
+    reason: &str,
+    detail: &serde_json::Value,
+) -> Result<()> {
+    sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(now_micros())
+        .bind(&p.username)
+        .bind(action)
+        .bind(target)
+        .bind(reason)
+        .bind(detail.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn valid_username(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+impl Store {
+    pub async fn user_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+    }
+
+    pub async fn create_user(&self, p: &Principal, u: NewUser) -> Result<()> {
+        p.require(Perm::ManageUsers)?;
+        if !valid_username(&u.username) {
+            return Err(StoreError::Invalid("username must be 1-64 of letters, digits, . _ - @".into()));
+        }
+        match (u.role.unit_scoped(), &u.unit) {
+            (true, None) => return Err(StoreError::Invalid(format!("role {} needs a unit", u.role.as_str()))),
+            (false, Some(_)) => return Err(StoreError::Invalid(format!("role {} acts for the centre, not a unit", u.role.as_str()))),
+            _ => {}
+        }
+        let hash = match &u.password {
+            Some(pw) if pw.chars().count() < 12 => return Err(StoreError::Invalid("password must be at least 12 characters".into())),
+            Some(pw) => Some(
+                Argon2::default()
+                    .hash_password(pw.as_bytes(), &SaltString::generate(&mut OsRng))
+                    .map_err(|e| StoreError::Invalid(format!("cannot hash password: {e}")))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let mut tx = self.pool.begin().await?;
+        if let Some(unit) = &u.unit {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM units WHERE code = $1").bind(unit.as_str()).fetch_one(&mut *tx).await?;
+            if n == 0 {
+                return Err(StoreError::Invalid(format!("unknown unit `{unit}`")));
+            }
+        }
+        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username = $1").bind(&u.username).fetch_one(&mut *tx).await?;
+        if exists > 0 {
+            return Err(StoreError::Conflict(format!("user `{}` exists", u.username)));
+        }
+        sqlx::query("INSERT INTO users (username, display_name, password_hash, role, unit, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&u.username)
+            .bind(&u.display_name)
+            .bind(hash)
+            .bind(u.role.as_str())
+            .bind(u.unit.as_ref().map(|c| c.to_string()))
+            .bind(now_micros())
+            .execute(&mut *tx)
+            .await?;
+        let detail = serde_json::json!({ "role": u.role.as_str(), "unit": u.unit.as_ref().map(|c| c.as_str()) });
+        audit(&mut tx, p, "user.create", &u.username, "user management", &detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn principal_of(&self, user_id: i64) -> Result<Option<Principal>> {
+        let Some(r) = sqlx::query("SELECT username, role, unit, disabled FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?
+        else {
+            return Ok(None);
+        };
+        if r.try_get::<i64, _>("disabled")? != 0 {
+            return Ok(None);
+        }
+        let unit: Option<String> = r.try_get("unit")?;
+        Ok(Some(Principal {
+            username: r.try_get("username")?,
+            role: Role::parse(&r.try_get::<String, _>("role")?)?,
+            unit: unit.map(|u| UnitCode::parse(&u)).transpose().map_err(StoreError::Corrupt)?,
+        }))
+    }
+
+    /// Checks a password; the same error for an unknown user and a wrong password.
+    pub async fn login(&self, username: &str, password: &str) -> Result<Principal> {
+        let denied = || StoreError::Forbidden("wrong username or password".into());
+        let row = sqlx::query("SELECT id, password_hash FROM users WHERE username = $1").bind(username).fetch_optional(&self.pool).await?;
+        let (id, hash): (i64, Option<String>) = match &row {
+            Some(r) => (r.try_get("id")?, r.try_get("password_hash")?),
+            None => (0, None),
+        };
+        let Some(hash) = hash else { return Err(denied()) };
+        let parsed = PasswordHash::new(&hash).map_err(|e| StoreError::Corrupt(format!("password hash: {e}")))?;
+        Argon2::default().verify_password(password.as_bytes(), &parsed).map_err(|_| denied())?;
+        self.principal_of(id).await?.ok_or_else(denied)
+    }
+
+    /// Issues an API token for `username`. The token is returned once and
+    /// never stored; admins may issue for anyone, users for themselves.
+    pub async fn create_token(&self, p: &Principal, username: &str, name: &str) -> Result<String> {
+        if p.username != username {
+            p.require(Perm::ManageUsers)?;
+        }
+        let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user `{username}`")))?;
+        let mut raw = [0u8; 32];
+        OsRng.fill_bytes(&mut raw);
+        let token = format!("{TOKEN_PREFIX}{}", raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(name)
+            .bind(hash_token(&token))
+            .bind(now_micros())
+            .execute(&mut *tx)
+            .await?;
+        audit(&mut tx, p, "token.create", username, name, &serde_json::json!({ "name": name })).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// The principal behind an API token, if it is valid and not revoked.
+    pub async fn principal_for_token(&self, token: &str) -> Result<Option<Principal>> {
+        if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
+            return Ok(None);
+        }
+        let user_id: Option<i64> = sqlx::query_scalar("SELECT user_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(hash_token(token))
+            .fetch_optional(&self.pool)
+            .await?;
+        match user_id {
+            Some(id) => self.principal_of(id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The newest audit entries, newest first.
+    pub async fn audit_entries(&self, p: &Principal, limit: i64) -> Result<Vec<AuditEntry>> {
+        p.require(Perm::ReadAudit)?;
+        let rows = sqlx::query("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1").bind(limit.clamp(1, 10_000)).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let detail: String = r.try_get("detail")?;
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    at: ts(r.try_get("at")?),
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    reason: r.try_get("reason")?,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,280 @@
+//! Store behaviour, independent of backend.
+
+use shouwang_registry::{self as reg, Bundle, UnitCode};
+use shouwang_store::{Attributor, NewUser, Principal, Role, Store, StoreError};
+
+fn admin() -> Principal {
+    Principal::local("test")
+}
+
+fn small_demo() -> Bundle {
+    shouwang_demo::generate(shouwang_demo::Spec { seed: 11, units: 200, assets: 3000 })
+}
+
+fn read_csv(files: &[(&str, &str)]) -> Bundle {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body) in files {
+        std::fs::write(dir.path().join(name), body).unwrap();
+    }
+    reg::io::read_path(dir.path(), reg::io::Limits::default()).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+const REGIONS: &str = "code,name_zh,level,parent\nP,云岭省,province,\nC1,青川市,city,P\nC2,临江市,city,P\nD1,东城区,district,C1\n";
+const UNITS: &str = "code,name_zh,kind,region,supervisor,jurisdiction,sector\n\
+    EDU,省教育厅,party_government,P,,,education\n\
+    C1-EDU,青川市教育局,party_government,C1,EDU,,education\n\
+    C1-CAC,青川市委网信办,party_government,C1,,C1,government\n\
+    S1,东城区第一中学,school,D1,C1-EDU,,education\n\
+    S2,临江市第二中学,school,C2,C1-EDU,,education\n\
+    H1,东城区人民医院,hospital,D1,,,health\n\
+    H2,临江市人民医院,hospital,C2,,,health\n";
+
+async fn base(store: &Store) {
+    let b = read_csv(&[("regions.csv", REGIONS), ("units.csv", UNITS)]);
+    let out = store.import(&admin(), &b, "set up", false).await.unwrap();
+    assert!(out.applied, "{:?}", out.errors);
+}
+
+async fn import_assets(store: &Store, assets: &str, reason: &str) -> shouwang_store::ImportOutcome {
+    let b = read_csv(&[("assets.csv", assets)]);
+    store.import(&admin(), &b, reason, false).await.unwrap()
+}
+
+async fn who(att: &Attributor, p: &Principal, q: &str, at: Option<jiff::Timestamp>) -> Option<String> {
+    att.refresh().await.unwrap();
+    let r = att.attribute(p, &[q.to_string()], at).await.unwrap().remove(0);
+    r.unit.map(|u| u.code)
+}
+
+pub async fn migrations_are_idempotent(store: &Store) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.registry_version().await.unwrap(), 0);
+}
+
+pub async fn demo_import_then_attribute(store: &Store) {
+    let b = small_demo();
+    let out = store.import(&admin(), &b, "demo", false).await.unwrap();
+    assert!(out.applied && out.errors.is_empty(), "{:?}", &out.errors[..out.errors.len().min(3)]);
+    assert_eq!(out.summary.units_added.len(), 200);
+    assert_eq!(out.summary.claims_opened.len(), b.assets.len());
+    // Cloud tenants inside the big-data centre's /15 are nested overlaps.
+    assert!(out.overlaps.iter().any(|o| o.relation == "nested" && o.a_unit == "YL-BDC"));
+    let att = Attributor::new(store.clone()).await.unwrap();
+    // Every network asset the generator made must attribute to its unit
+    // (or, for a nested/duplicated claim, to the documented winner).
+    let mut checked = 0;
+    for (_, a) in b.assets.iter().filter(|(_, a)| a.unit.as_str().starts_with('U')) {
+        let q = match &a.value {
+            reg::AssetValue::Target(shouwang_attribution::Target::Net(n)) => n.last().to_string(),
+            reg::AssetValue::Target(shouwang_attribution::Target::Domain(d)) => format!("x.{}", d.name),
+            _ => continue,
+        };
+        let r = att.attribute(&admin(), &[q.clone()], None).await.unwrap().remove(0);
+        assert_eq!(r.status, "matched", "{q}");
+        checked += 1;
+        if a.precedence == 0 && !q.starts_with("x.") {
+            // a unit's own /20 holds no one else's claims
+            assert_eq!(r.unit.unwrap().code, a.unit.as_str(), "{q}");
+        }
+    }
+    assert!(checked > 500, "{checked}");
+    // The shared egress: precedence 10 beats 0.
+    let tenant = b.assets.iter().find(|(_, a)| a.precedence == 10).unwrap().1.unit.to_string();
+    assert_eq!(who(&att, &admin(), "203.0.113.7", None).await.as_deref(), Some(tenant.as_str()));
+    assert_eq!(who(&att, &admin(), "203.0.113.8", None).await.as_deref(), Some("YL-BDC"));
+    // Criticality is inherited from the unit's system.
+    let system = b.assets.iter().find(|(_, a)| a.unit.as_str() == "YL-BDC" && a.value.kind() == reg::AssetKind::System).unwrap();
+    let r = att.attribute(&admin(), &["www.yl-bdc.yunling.example".into()], None).await.unwrap().remove(0);
+    let asset = r.asset.unwrap();
+    assert_eq!(asset.system.as_deref(), Some(system.1.value.value().as_str()));
+    assert_eq!(asset.criticality.mlps_level, system.1.criticality.mlps_level);
+    assert!(asset.criticality.mlps_level.is_some());
+}
+
+pub async fn dry_run_changes_nothing(store: &Store) {
+    base(store).await;
+    let version = store.registry_version().await.unwrap();
+    let before = reg::io::to_json(&store.export(&admin()).await.unwrap());
+    let b = read_csv(&[("assets.csv", "unit,kind,value\nS1,cidr,192.0.2.0/25\n")]);
+    let out = store.import(&admin(), &b, "try", true).await.unwrap();
+    assert!(!out.applied && out.dry_run);
+    assert_eq!(out.summary.claims_opened.len(), 1);
+    assert_eq!(store.registry_version().await.unwrap(), version);
+    assert_eq!(reg::io::to_json(&store.export(&admin()).await.unwrap()), before);
+}
+
+pub async fn export_import_round_trips_exactly(store: &Store) {
+    let b = small_demo();
+    assert!(store.import(&admin(), &b, "demo", false).await.unwrap().applied);
+    let exported = store.export(&admin()).await.unwrap();
+    // Into the same store: nothing to do.
+    let again = store.import(&admin(), &exported, "re-import", true).await.unwrap();
+    assert!(again.errors.is_empty(), "{:?}", &again.errors[..again.errors.len().min(3)]);
+    assert!(again.summary.claims_opened.is_empty() && again.summary.claims_ended.is_empty() && again.summary.units_changed.is_empty());
+    // Through CSV files into a fresh store: the same bytes come back out.
+    let dir = tempfile::tempdir().unwrap();
+    reg::io::write_csv_dir(&exported, dir.path()).unwrap();
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = Store::open_sqlite_dir(fresh_dir.path()).await.unwrap();
+    let read = reg::io::read_path(dir.path(), reg::io::Limits::default()).unwrap();
+    assert!(fresh.import(&admin(), &read, "copy", false).await.unwrap().applied);
+    let out2 = tempfile::tempdir().unwrap();
+    reg::io::write_csv_dir(&fresh.export(&admin()).await.unwrap(), out2.path()).unwrap();
+    for f in ["regions.csv", "units.csv", "contacts.csv", "assets.csv"] {
+        let a = std::fs::read(dir.path().join(f)).unwrap();
+        let b = std::fs::read(out2.path().join(f)).unwrap();
+        assert!(a == b, "{f} differs after export → import → export");
+    }
+}
+
+pub async fn moved_asset_keeps_history_and_answers_as_of(store: &Store) {
+    base(store).await;
+    let out = import_assets(store, "unit,kind,value\nH1,cidr,198.51.100.0/24\n", "H1 allocation").await;
+    assert!(out.applied);
+    let att = Attributor::new(store.clone()).await.unwrap();
+    assert_eq!(who(&att, &admin(), "198.51.100.9", None).await.as_deref(), Some("H1"));
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let before_move = jiff::Timestamp::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // An import naming only H2 would leave H1's claim in place: a tie.
+    let b = read_csv(&[("assets.csv", "unit,kind,value\nH2,cidr,198.51.100.0/24\n")]);
+    let out = store.import(&admin(), &b, "transfer to H2", true).await.unwrap();
+    assert!(out.moved.is_empty(), "H1 was not named, so its claim stays: {:?}", out.moved);
+    assert_eq!(out.overlaps.len(), 1, "two units claim the same /24");
+    assert_eq!(out.overlaps[0].winner, None, "equal precedence is a tie to resolve");
+    // One import naming both units (H1 through units.csv) moves the block.
+    let b = read_csv(&[("assets.csv", "unit,kind,value\nH2,cidr,198.51.100.0/24\n"), ("units.csv", &UNITS.lines().filter(|l| !l.starts_with("H2") && !l.starts_with("EDU") && !l.starts_with("C1") && !l.starts_with('S')).collect::<Vec<_>>().join("\n"))]);
+    let out = store.import(&admin(), &b, "transfer to H2", false).await.unwrap();
+    assert!(out.applied, "{:?}", out.errors);
+    assert_eq!(out.moved.len(), 1);
+    assert_eq!((out.moved[0].from.as_str(), out.moved[0].to.as_str()), ("H1", "H2"));
+    assert_eq!(who(&att, &admin(), "198.51.100.9", None).await.as_deref(), Some("H2"));
+    assert_eq!(who(&att, &admin(), "198.51.100.9", Some(before_move)).await.as_deref(), Some("H1"));
+    let hist = store.unit_history(&admin(), "H1").await.unwrap();
+    assert_eq!(hist.len(), 1);
+    assert!(hist[0].valid_to.is_some());
+    assert_eq!(hist[0].end_reason.as_deref(), Some("transfer to H2"));
+    assert_eq!(hist[0].opened_by, "local:test");
+    assert_eq!(hist[0].open_reason, "H1 allocation");
+}
+
+pub async fn invalid_import_applies_nothing(store: &Store) {
+    base(store).await;
+    let version = store.registry_version().await.unwrap();
+    let b = read_csv(&[("assets.csv", "unit,kind,value\nS1,cidr,192.0.2.0/25\nNOPE,cidr,192.0.2.128/25\n")]);
+    let out = store.import(&admin(), &b, "bad", false).await.unwrap();
+    assert!(!out.applied);
+    assert_eq!(out.errors.len(), 1);
+    assert!(out.errors[0].ends_with("assets.csv:3:unit: unknown unit `NOPE`"), "{}", out.errors[0]);
+    assert_eq!(store.registry_version().await.unwrap(), version);
+    assert_eq!(store.unit(&admin(), "S1").await.unwrap().assets.len(), 0);
+    // No reason, no import.
+    assert!(matches!(store.import(&admin(), &b, " ", false).await, Err(StoreError::Invalid(_))));
+}
+
+pub async fn tenancy_is_enforced_in_the_store(store: &Store) {
+    base(store).await;
+    import_assets(store, "unit,kind,value\nS1,cidr,192.0.2.0/26\nS2,cidr,192.0.2.64/26\nH1,cidr,192.0.2.128/26\nH2,cidr,192.0.2.192/26\n", "alloc").await;
+    let unit = |role, u: &str| Principal { username: format!("{u}-user"), role, unit: Some(UnitCode::parse(u).unwrap()) };
+    let codes = |v: Vec<shouwang_store::UnitSummary>| v.into_iter().map(|u| u.code).collect::<Vec<_>>();
+    // A unit sees only itself.
+    let s1 = unit(Role::UnitOperator, "S1");
+    assert_eq!(codes(store.list_units(&s1, None, 100, 0).await.unwrap()), ["S1"]);
+    assert!(matches!(store.unit(&s1, "S2").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.unit_history(&s1, "H1").await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.export(&s1).await.unwrap().assets.len(), 1);
+    // The city education bureau sees its schools in both cities (sector line);
+    // the city CAC sees every unit in its city's regions (territorial line).
+    let edu = unit(Role::Supervisor, "C1-EDU");
+    assert_eq!(codes(store.list_units(&edu, None, 100, 0).await.unwrap()), ["C1-EDU", "S1", "S2"]);
+    let cac = unit(Role::Supervisor, "C1-CAC");
+    assert_eq!(codes(store.list_units(&cac, None, 100, 0).await.unwrap()), ["C1-CAC", "C1-EDU", "H1", "S1"]);
+    // Attribution never names a unit the caller cannot see.
+    let att = Attributor::new(store.clone()).await.unwrap();
+    assert_eq!(who(&att, &s1, "192.0.2.1", None).await.as_deref(), Some("S1"));
+    assert_eq!(who(&att, &s1, "192.0.2.130", None).await, None);
+    assert_eq!(who(&att, &cac, "192.0.2.130", None).await.as_deref(), Some("H1"));
+    assert_eq!(who(&att, &cac, "192.0.2.200", None).await, None);
+    // Roles.
+    let auditor = Principal { username: "aud".into(), role: Role::Auditor, unit: None };
+    assert!(matches!(store.list_units(&auditor, None, 10, 0).await, Err(StoreError::Forbidden(_))));
+    assert!(!store.audit_entries(&auditor, 10).await.unwrap().is_empty());
+    let leader = Principal { username: "boss".into(), role: Role::Leader, unit: None };
+    assert_eq!(store.list_units(&leader, None, 100, 0).await.unwrap().len(), 7);
+    let b = read_csv(&[("assets.csv", "unit,kind,value\nS1,cidr,198.51.100.0/24\n")]);
+    assert!(matches!(store.import(&leader, &b, "x", false).await, Err(StoreError::Forbidden(_))));
+    assert!(matches!(store.import(&s1, &b, "x", false).await, Err(StoreError::Forbidden(_))));
+    assert!(matches!(store.audit_entries(&s1, 10).await, Err(StoreError::Forbidden(_))));
+    let analyst = Principal { username: "ana".into(), role: Role::Analyst, unit: None };
+    let nu = NewUser { username: "x".into(), display_name: "x".into(), role: Role::Leader, unit: None, password: None };
+    assert!(matches!(store.create_user(&analyst, nu).await, Err(StoreError::Forbidden(_))));
+}
+
+pub async fn tokens_and_passwords(store: &Store) {
+    base(store).await;
+    let nu = |name: &str, role, unit: Option<&str>, pw: Option<&str>| NewUser {
+        username: name.into(),
+        display_name: name.into(),
+        role,
+        unit: unit.map(|u| UnitCode::parse(u).unwrap()),
+        password: pw.map(str::to_string),
+    };
+    store.create_user(&admin(), nu("ops", Role::UnitOperator, Some("S1"), Some("correct horse battery"))).await.unwrap();
+    assert!(matches!(store.create_user(&admin(), nu("ops", Role::Analyst, None, None)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.create_user(&admin(), nu("u2", Role::UnitOperator, None, None)).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.create_user(&admin(), nu("u3", Role::Analyst, Some("S1"), None)).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.create_user(&admin(), nu("u4", Role::Analyst, None, Some("short"))).await, Err(StoreError::Invalid(_))));
+    let p = store.login("ops", "correct horse battery").await.unwrap();
+    assert_eq!((p.role, p.unit.as_ref().map(|u| u.as_str())), (Role::UnitOperator, Some("S1")));
+    assert!(matches!(store.login("ops", "wrong horse battery").await, Err(StoreError::Forbidden(_))));
+    assert!(matches!(store.login("nobody", "correct horse battery").await, Err(StoreError::Forbidden(_))));
+    let token = store.create_token(&admin(), "ops", "laptop").await.unwrap();
+    assert!(token.starts_with("sw_") && token.len() == 67);
+    assert_eq!(store.principal_for_token(&token).await.unwrap(), Some(p.clone()));
+    let mut wrong = token.clone();
+    wrong.replace_range(10..11, if &token[10..11] == "a" { "b" } else { "a" });
+    assert_eq!(store.principal_for_token(&wrong).await.unwrap(), None);
+    assert_eq!(store.principal_for_token("sw_short").await.unwrap(), None);
+    // Only the hash is stored.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_all(store.pool()).await.unwrap();
+    assert!(stored.iter().all(|h| h.len() == 64 && !h.contains(&token[3..])));
+    // A unit operator cannot mint tokens for others.
+    assert!(matches!(store.create_token(&p, "nobody-else", "x").await, Err(StoreError::Forbidden(_))));
+}
+
+pub async fn history_and_audit_cannot_be_rewritten(store: &Store) {
+    base(store).await;
+    import_assets(store, "unit,kind,value\nS1,cidr,192.0.2.0/26\n", "alloc").await;
+    let pool = store.pool();
+    assert!(sqlx::query("UPDATE audit_log SET actor = 'someone else'").execute(pool).await.is_err());
+    assert!(sqlx::query("DELETE FROM audit_log").execute(pool).await.is_err());
+    assert!(sqlx::query("UPDATE claims SET unit = 'S2'").execute(pool).await.is_err());
+    assert!(sqlx::query("DELETE FROM claims").execute(pool).await.is_err());
+    let entries = store.audit_entries(&admin(), 100).await.unwrap();
+    assert!(entries.iter().any(|e| e.action == "registry.import" && e.reason == "alloc" && e.actor == "local:test"));
+    // Ending a claim once is allowed; rewriting an ended claim is not.
+    import_assets(store, "unit,kind,value\nS1,cidr,192.0.2.64/26\n", "swap").await;
+    assert!(sqlx::query("UPDATE claims SET end_reason = 'rewritten' WHERE valid_to IS NOT NULL").execute(pool).await.is_err());
+}
+
+pub async fn overlaps_report_winner(store: &Store) {
+    base(store).await;
+    let out = import_assets(
+        store,
+        "unit,kind,value,precedence\nS1,cidr,10.0.0.0/16,0\nS2,cidr,10.0.1.0/24,0\nH1,domain,*.shared.example,5\nH2,domain,*.shared.example,1\n",
+        "overlaps",
+    )
+    .await;
+    assert!(out.applied);
+    let o = store.overlaps(&admin()).await.unwrap();
+    assert_eq!(o.len(), 2, "{o:?}");
+    let nested = o.iter().find(|x| x.relation == "nested").unwrap();
+    assert_eq!((nested.a_unit.as_str(), nested.winner.as_deref()), ("S1", Some("S2")));
+    let equal = o.iter().find(|x| x.relation == "equal").unwrap();
+    assert_eq!(equal.winner.as_deref(), Some("H1"));
+    let att = Attributor::new(store.clone()).await.unwrap();
+    assert_eq!(who(&att, &admin(), "www.shared.example", None).await.as_deref(), Some("H1"));
+    assert_eq!(who(&att, &admin(), "10.0.1.1", None).await.as_deref(), Some("S2"));
+    assert_eq!(who(&att, &admin(), "10.0.2.1", None).await.as_deref(), Some("S1"));
+}
