@@ -24,6 +24,9 @@ impl Query {
         if s.contains("://") {
             return parse_http_url(s).map(Query::Url);
         }
+        if s.contains('/') || (s.contains('-') && s.split('-').all(|p| p.trim().parse::<IpAddr>().is_ok())) {
+            return Err(TargetError::NotSingle(s.to_string()));
+        }
         if let Some((local, domain)) = s.rsplit_once('@') {
             return Ok(Query::Email { local: local.to_string(), domain: DomainName::parse(domain)? });
         }
@@ -61,5 +64,7 @@ mod tests {
         assert!(Query::parse("").is_err());
         assert!(Query::parse("ftp://x.test/").is_err());
         assert!(Query::parse("a@").is_err());
+        assert_eq!(Query::parse("10.0.0.0/8"), Err(TargetError::NotSingle("10.0.0.0/8".into())));
+        assert_eq!(Query::parse("192.0.2.1-192.0.2.9"), Err(TargetError::NotSingle("192.0.2.1-192.0.2.9".into())));
     }
 }

@@ -31,6 +31,9 @@ pub enum TargetError {
     /// Not an AS number (`AS64500` or `64500`).
     #[error("`{0}` is not an AS number (expected AS1..AS4294967295)")]
     BadAsn(String),
+    /// A network where one address was expected (attribution takes one value).
+    #[error("`{0}` looks like a network; attribute one address, name, URL, email address or AS number")]
+    NotSingle(String),
     /// Not an absolute http(s) URL with a host.
     #[error("`{value}` is not an http(s) URL: {reason}")]
     BadUrl { value: String, reason: String },

@@ -1,1 +1,431 @@
-fn main(){}
+//! `shouwang`: the binary. It parses arguments and configuration, opens the
+//! store, and hands off to the library crates; no domain logic lives here.
+
+mod config;
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use shouwang_registry::io::{self as regio, Limits};
+use shouwang_store::{Attributor, NewUser, Principal, Role, Store};
+
+use config::{Config, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "shouwang", version, about = "守望 Shouwang: registry, attribution and response for a cybersecurity coordination centre")]
+struct Cli {
+    /// Config file (default: ./shouwang.toml if it exists). SHOUWANG_* variables override it.
+    #[arg(short, long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API.
+    Serve {
+        /// Address to listen on (overrides config).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// On an empty registry: load the demo region and create an admin user and token.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Who owns an address, domain, URL, email address or AS number. One JSON object per line.
+    Attribute {
+        /// Values to look up; without any, reads one per line from stdin.
+        values: Vec<String>,
+        /// Answer as of this RFC 3339 instant instead of now.
+        #[arg(long)]
+        at: Option<jiff::Timestamp>,
+    },
+    /// Registry import, export and checks.
+    #[command(subcommand)]
+    Registry(RegistryCmd),
+    /// Units: list, show, history.
+    #[command(subcommand)]
+    Units(UnitsCmd),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// The newest audit entries, as JSON lines.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// The demo region generator.
+    #[command(subcommand)]
+    Demo(DemoCmd),
+    /// Print the example configuration with every key documented.
+    ConfigExample,
+}
+
+#[derive(Subcommand)]
+enum RegistryCmd {
+    /// Import a JSON document, one CSV file, or a directory of CSV files. All or nothing.
+    Import {
+        path: PathBuf,
+        /// Why: recorded with every change this import makes.
+        #[arg(long)]
+        reason: String,
+        /// Show what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the outcome as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the registry as CSV files (a directory) or one JSON document.
+    Export {
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+        /// Directory for CSV; file for JSON (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Claims by different units that overlap, and who wins. JSON lines.
+    Overlaps,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum UnitsCmd {
+    List {
+        /// Substring of code or name.
+        #[arg(long)]
+        query: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    Show {
+        code: String,
+    },
+    History {
+        code: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user. Unit operators and supervisors need --unit.
+    Add {
+        username: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Read a password from the first line of stdin (otherwise: token-only user).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Issue an API token; it is printed once and stored only as a hash.
+    Create {
+        username: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoCmd {
+    /// Write the demo region as CSV files into a directory.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        #[arg(long, default_value_t = 2000)]
+        units: usize,
+        #[arg(long, default_value_t = 50_000)]
+        assets: usize,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(cfg: &Config, default_quiet: bool) {
+    // CLI commands print results on stdout; keep logs to warnings unless asked.
+    let level = if default_quiet && std::env::var_os("SHOUWANG_LOG").is_none() { "warn".to_string() } else { cfg.log.level.clone() };
+    let filter = tracing_subscriber::EnvFilter::try_new(&level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if cfg.log.format == LogFormat::Json { b.json().try_init() } else { b.try_init() };
+}
+
+async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    match &cfg.database.url {
+        Some(url) => Store::connect(url.expose(), cfg.database.max_connections).await.context("cannot open the database"),
+        None => Store::open_sqlite_dir(&cfg.data_dir).await.with_context(|| format!("cannot open the data directory {}", cfg.data_dir.display())),
+    }
+}
+
+/// The CLI acts as the local operator: it has the machine and the database
+/// file, so it has full rights, and the audit trail names the OS user.
+fn local_principal() -> Principal {
+    Principal::local(&std::env::var("USER").unwrap_or_else(|_| "operator".into()))
+}
+
+fn print_json_line(out: &mut impl Write, v: &impl serde::Serialize) -> anyhow::Result<()> {
+    serde_json::to_writer(&mut *out, v)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let cfg = Config::load(cli.config.as_deref())?;
+    init_logging(&cfg, !matches!(cli.command, Command::Serve { .. }));
+    let ok = std::process::ExitCode::SUCCESS;
+    let me = local_principal();
+    match cli.command {
+        Command::ConfigExample => print!("{}", config::EXAMPLE),
+        Command::Demo(DemoCmd::Generate { out, seed, units, assets }) => {
+            let b = shouwang_demo::generate(shouwang_demo::Spec { seed, units, assets });
+            regio::write_csv_dir(&b, &out).with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!("wrote {} regions, {} units, {} contacts, {} assets to {}", b.regions.len(), b.units.len(), b.contacts.len(), b.assets.len(), out.display());
+        }
+        Command::Serve { listen, demo } => serve(&cfg, listen, demo).await?,
+        Command::Attribute { values, at } => {
+            let store = open_store(&cfg).await?;
+            let att = Attributor::new(store).await?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            if !values.is_empty() {
+                for r in att.attribute(&me, &values, at).await? {
+                    print_json_line(&mut out, &r)?;
+                }
+            } else {
+                let mut batch = Vec::with_capacity(4096);
+                let stdin = std::io::stdin();
+                for line in stdin.lock().lines() {
+                    let line = line.context("stdin is not UTF-8 text")?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    batch.push(line);
+                    if batch.len() == 4096 {
+                        for r in att.attribute(&me, &batch, at).await? {
+                            print_json_line(&mut out, &r)?;
+                        }
+                        batch.clear();
+                    }
+                }
+                for r in att.attribute(&me, &batch, at).await? {
+                    print_json_line(&mut out, &r)?;
+                }
+            }
+            out.flush()?;
+        }
+        Command::Registry(RegistryCmd::Import { path, reason, dry_run, json }) => {
+            let store = open_store(&cfg).await?;
+            let bundle = match regio::read_path(&path, Limits { max_bytes: cfg.import.max_bytes }) {
+                Ok(b) => b,
+                Err(errs) => {
+                    report_errors(&errs.iter().map(ToString::to_string).collect::<Vec<_>>());
+                    return Ok(std::process::ExitCode::FAILURE);
+                }
+            };
+            let outcome = store.import(&me, &bundle, &reason, dry_run).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+            } else {
+                print_outcome(&outcome);
+            }
+            if !outcome.errors.is_empty() {
+                if !json {
+                    report_errors(&outcome.errors);
+                }
+                return Ok(std::process::ExitCode::FAILURE);
+            }
+        }
+        Command::Registry(RegistryCmd::Export { format, out }) => {
+            let store = open_store(&cfg).await?;
+            let b = store.export(&me).await?;
+            match (format, out) {
+                (Format::Csv, Some(dir)) => regio::write_csv_dir(&b, &dir).with_context(|| format!("cannot write {}", dir.display()))?,
+                (Format::Csv, None) => bail!("CSV export writes four files: give --out DIRECTORY"),
+                (Format::Json, Some(file)) => std::fs::write(&file, serde_json::to_vec_pretty(&regio::to_json(&b))?)?,
+                (Format::Json, None) => println!("{}", serde_json::to_string_pretty(&regio::to_json(&b))?),
+            }
+        }
+        Command::Registry(RegistryCmd::Overlaps) => {
+            let store = open_store(&cfg).await?;
+            let mut out = std::io::stdout().lock();
+            for o in store.overlaps(&me).await? {
+                print_json_line(&mut out, &o)?;
+            }
+        }
+        Command::Units(cmd) => {
+            let store = open_store(&cfg).await?;
+            match cmd {
+                UnitsCmd::List { query, limit } => {
+                    for u in store.list_units(&me, query.as_deref(), limit, 0).await? {
+                        let flag = if u.reachable { "" } else { "  [no reachable contact]" };
+                        println!("{:<12} {:<6} {:>5} assets  {}{flag}", u.code, u.region, u.assets, u.name_zh);
+                    }
+                }
+                UnitsCmd::Show { code } => println!("{}", serde_json::to_string_pretty(&store.unit(&me, &code).await?)?),
+                UnitsCmd::History { code } => {
+                    let mut out = std::io::stdout().lock();
+                    for c in store.unit_history(&me, &code).await? {
+                        print_json_line(&mut out, &c)?;
+                    }
+                }
+            }
+        }
+        Command::User(UserCmd::Add { username, role, unit, name, password_stdin }) => {
+            let store = open_store(&cfg).await?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                Some(line.trim_end_matches(['\r', '\n']).to_string())
+            } else {
+                None
+            };
+            let unit = unit.map(|u| shouwang_registry::UnitCode::parse(&u)).transpose().map_err(anyhow::Error::msg)?;
+            let role = Role::parse(&role)?;
+            store.create_user(&me, NewUser { display_name: name.unwrap_or_else(|| username.clone()), username: username.clone(), role, unit, password }).await?;
+            eprintln!("created user {username} ({})", role.as_str());
+        }
+        Command::Token(TokenCmd::Create { username, name }) => {
+            let store = open_store(&cfg).await?;
+            println!("{}", store.create_token(&me, &username, &name).await?);
+        }
+        Command::Audit { limit } => {
+            let store = open_store(&cfg).await?;
+            let mut out = std::io::stdout().lock();
+            for e in store.audit_entries(&me, limit).await? {
+                print_json_line(&mut out, &e)?;
+            }
+        }
+    }
+    Ok(ok)
+}
+
+fn report_errors(errors: &[String]) {
+    const SHOWN: usize = 200;
+    for e in errors.iter().take(SHOWN) {
+        eprintln!("{e}");
+    }
+    if errors.len() > SHOWN {
+        eprintln!("… and {} more", errors.len() - SHOWN);
+    }
+    eprintln!("{} record(s) rejected; nothing was applied", errors.len());
+}
+
+fn print_outcome(o: &shouwang_store::ImportOutcome) {
+    let s = &o.summary;
+    let verb = if o.applied { "applied" } else if o.dry_run { "dry run, nothing applied" } else if o.errors.is_empty() { "nothing to change" } else { "rejected" };
+    println!("import: {} records ({verb})", s.records);
+    let list = |label: &str, items: &[String]| {
+        if !items.is_empty() {
+            let shown: Vec<&str> = items.iter().take(10).map(String::as_str).collect();
+            let more = if items.len() > 10 { format!(" … (+{})", items.len() - 10) } else { String::new() };
+            println!("  {label:<24} {:>6}  {}{more}", items.len(), shown.join(", "));
+        }
+    };
+    list("regions added", &s.regions_added);
+    list("regions changed", &s.regions_changed);
+    list("units added", &s.units_added);
+    list("units changed", &s.units_changed);
+    list("contacts replaced for", &s.contacts_replaced_for);
+    let claims = |v: &[shouwang_store::ClaimChange]| v.iter().map(|c| format!("{} {}", c.unit, c.value)).collect::<Vec<_>>();
+    list("claims opened", &claims(&s.claims_opened));
+    list("claims ended", &claims(&s.claims_ended));
+    list("assets moved", &o.moved.iter().map(|m| format!("{} {} → {}", m.value, m.from, m.to)).collect::<Vec<_>>());
+    list("overlaps", &o.overlaps.iter().map(|x| format!("{} {} / {} {} ({})", x.a_unit, x.a_asset, x.b_unit, x.b_asset, x.relation)).collect::<Vec<_>>());
+    list("units unreachable", &o.unreachable_units);
+    println!("  {:<24} {:>6}", "unchanged", s.unchanged);
+}
+
+async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, demo: bool) -> anyhow::Result<()> {
+    let store = open_store(cfg).await?;
+    if demo {
+        seed_demo(&store, listen.unwrap_or(cfg.server.listen)).await?;
+    }
+    let attributor = Arc::new(Attributor::new(store.clone()).await?);
+    let state = shouwang_server::AppState {
+        store: store.clone(),
+        attributor: attributor.clone(),
+        metrics: Arc::new(shouwang_server::Metrics::new()),
+        max_import_bytes: usize::try_from(cfg.import.max_bytes).unwrap_or(usize::MAX),
+    };
+    let refresher = shouwang_server::spawn_index_refresh(attributor, Duration::from_secs(cfg.server.index_refresh_secs));
+    let addr = listen.unwrap_or(cfg.server.listen);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, backend = ?store.backend(), "serving the API");
+    axum::serve(listener, shouwang_server::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    refresher.abort();
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// First run of `serve --demo`: the demo region, and an admin whose
+/// password and token are printed once (to the terminal, never to logs).
+async fn seed_demo(store: &Store, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let me = Principal::local("demo");
+    if store.registry_version().await? == 0 {
+        let b = shouwang_demo::generate(shouwang_demo::Spec::default());
+        let out = store.import(&me, &b, "demo region (serve --demo)", false).await?;
+        if !out.errors.is_empty() {
+            bail!("the demo region failed to import: {}", out.errors[0]);
+        }
+        println!("Loaded the demo region 云岭省: {} units, {} assets.", b.units.len(), b.assets.len());
+    }
+    if store.user_count().await? == 0 {
+        use rand::Rng;
+        let password: String = rand::thread_rng().sample_iter(rand::distributions::Alphanumeric).take(20).map(char::from).collect();
+        let user = NewUser { username: "admin".into(), display_name: "Demo administrator".into(), role: Role::CentreAdmin, unit: None, password: Some(password.clone()) };
+        store.create_user(&me, user).await?;
+        let token = store.create_token(&me, "admin", "demo").await?;
+        println!("Created user admin (centre_admin). Shown once, keep them:");
+        println!("  password: {password}");
+        println!("  API token: {token}");
+        println!("Try: curl -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/attribute?q=10.0.0.1'");
+    }
+    Ok(())
+}

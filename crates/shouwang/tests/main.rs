@@ -1,1 +1,6 @@
+//! End-to-end tests through the public surface: the `shouwang` binary and
+//! the HTTP API. One test binary (see Cargo.toml) to keep link time down.
 
+mod api;
+mod cli;
+mod helpers;

@@ -24,7 +24,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use access::{Perm, Principal, Role, Visibility};
 pub use attribute::{AssetView, Attribution, Attributor, UnitRef};
-pub use registry::{ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
+pub use registry::{ClaimChange, ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
 pub use users::{AuditEntry, NewUser};
 
 /// What can go wrong in the store.

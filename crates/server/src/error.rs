@@ -1,0 +1,81 @@
+//! The one error type every handler returns. Each variant's status code is
+//! documented here; internal causes are logged and never sent to clients.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use shouwang_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed (bad JSON, bad query string).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no valid API token.
+    #[error("a valid API token is required (Authorization: Bearer sw_…)")]
+    Unauthorized,
+    /// 403: the token's role or scope does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such thing, or not visible to the caller.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: conflicts with stored data.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is over the limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 422: well-formed but invalid; `details` lists each rejected record.
+    #[error("{message}")]
+    Invalid { message: String, details: Vec<String> },
+    /// 500: logged with its cause; the client sees only that it happened.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Forbidden(m) => ApiError::Forbidden(m),
+            StoreError::NotFound(m) => ApiError::NotFound(m),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Invalid(m) => ApiError::Invalid { message: m, details: vec![] },
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ApiError {
+    fn status(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status();
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(%cause, "request failed");
+        }
+        let mut body = serde_json::json!({ "error": { "code": code, "message": self.to_string() } });
+        if let ApiError::Invalid { details, .. } = &self
+            && !details.is_empty()
+        {
+            body["error"]["details"] = details.clone().into();
+        }
+        let mut resp = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}

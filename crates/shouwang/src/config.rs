@@ -1,0 +1,205 @@
+//! Configuration in two phases: a TOML file (optional) and `SHOUWANG_*`
+//! environment variables are read into typed settings that only validate;
+//! opening the store and binding the socket happen later, in `main`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// A string that never prints: database URLs can carry passwords.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the SQLite file (and later spools) live; created on first run.
+    pub data_dir: PathBuf,
+    pub database: Database,
+    pub server: Server,
+    pub log: Log,
+    pub import: Import,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// `postgres://…` to use PostgreSQL; unset for the embedded SQLite file.
+    pub url: Option<Secret>,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: SocketAddr,
+    /// How often to look for registry changes made by other processes.
+    pub index_refresh_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// A tracing filter, e.g. `info` or `shouwang_store=debug,info`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Import {
+    /// Largest registry file or request body accepted, in bytes.
+    pub max_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { data_dir: PathBuf::from("data"), database: Database::default(), server: Server::default(), log: Log::default(), import: Import::default() }
+    }
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database { url: None, max_connections: 8 }
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), index_refresh_secs: 2 }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log { level: "info".into(), format: LogFormat::Text }
+    }
+}
+
+impl Default for Import {
+    fn default() -> Self {
+        Import { max_bytes: 256 * 1024 * 1024 }
+    }
+}
+
+pub const EXAMPLE: &str = include_str!("../../../shouwang.example.toml");
+
+impl Config {
+    /// Reads `path` (or `./shouwang.toml` if present), then applies the environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let file = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from("shouwang.toml")).filter(|p| p.exists()),
+        };
+        let mut cfg = match &file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config {}", p.display()))?;
+                Config::parse(&text).with_context(|| format!("invalid config {}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// `SHOUWANG_DATA_DIR`, `SHOUWANG_DATABASE_URL`, `SHOUWANG_LISTEN`,
+    /// `SHOUWANG_LOG`, `SHOUWANG_LOG_FORMAT`, `SHOUWANG_IMPORT_MAX_BYTES`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        if let Some(v) = get("SHOUWANG_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("SHOUWANG_DATABASE_URL") {
+            self.database.url = Some(Secret(v)).filter(|s| !s.0.is_empty());
+        }
+        if let Some(v) = get("SHOUWANG_LISTEN") {
+            self.server.listen = v.parse().with_context(|| format!("SHOUWANG_LISTEN=`{v}` is not an address:port"))?;
+        }
+        if let Some(v) = get("SHOUWANG_LOG") {
+            self.log.level = v;
+        }
+        if let Some(v) = get("SHOUWANG_LOG_FORMAT") {
+            self.log.format = match v.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => bail!("SHOUWANG_LOG_FORMAT must be text or json"),
+            };
+        }
+        if let Some(v) = get("SHOUWANG_IMPORT_MAX_BYTES") {
+            self.import.max_bytes = v.parse().with_context(|| format!("SHOUWANG_IMPORT_MAX_BYTES=`{v}` is not a number"))?;
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.database.max_connections == 0 {
+            bail!("database.max_connections must be at least 1");
+        }
+        if self.server.index_refresh_secs == 0 {
+            bail!("server.index_refresh_secs must be at least 1");
+        }
+        if let Some(url) = &self.database.url
+            && !(url.0.starts_with("postgres://") || url.0.starts_with("postgresql://") || url.0.starts_with("sqlite:"))
+        {
+            bail!("database.url must start with postgres:// or sqlite:");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_round_trips_to_the_defaults_it_documents() {
+        let cfg = Config::parse(EXAMPLE).unwrap();
+        let d = Config::default();
+        assert_eq!(cfg.data_dir, d.data_dir);
+        assert_eq!(cfg.server.listen, d.server.listen);
+        assert_eq!(cfg.import.max_bytes, d.import.max_bytes);
+        assert_eq!(cfg.log.level, d.log.level);
+        cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let e = Config::parse("[server]\nlisten = \"127.0.0.1:1\"\nlistn = 2\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `listn`"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_and_secrets_stay_hidden() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| (k == "SHOUWANG_DATABASE_URL").then(|| "postgres://u:hunter2@db/x".to_string())).unwrap();
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+        assert_eq!(cfg.database.url.as_ref().unwrap().expose(), "postgres://u:hunter2@db/x");
+        assert!(cfg.apply_env(|k| (k == "SHOUWANG_LISTEN").then(|| "nope".to_string())).is_err());
+    }
+}

@@ -1,0 +1,108 @@
+use crate::helpers::*;
+
+#[test]
+fn newcomer_flow_import_attribute_show_history() {
+    let env = Env::new();
+    let src = env.dir.path().join("registry");
+    write_files(&src, &[("regions.csv", REGIONS), ("units.csv", UNITS), ("assets.csv", ASSETS)]);
+    let src = src.to_str().unwrap();
+
+    // Dry run shows the diff and applies nothing.
+    let dry = env.ok(&["registry", "import", src, "--reason", "initial load", "--dry-run"]);
+    assert!(dry.contains("dry run, nothing applied"), "{dry}");
+    assert!(dry.contains("units added") && dry.contains("S1"), "{dry}");
+    let r = json_lines(&env.ok(&["attribute", "192.0.2.1"]));
+    assert_eq!(r[0]["status"], "unmatched");
+
+    env.ok(&["registry", "import", src, "--reason", "initial load"]);
+    // Arguments...
+    let r = json_lines(&env.ok(&["attribute", "192.0.2.1", "www.school.example", "https://portal.hospital.example/app/x", "nobody.test", "10.0.0.0/33"]));
+    assert_eq!(r.len(), 5);
+    assert_eq!((r[0]["status"].as_str(), r[0]["unit"]["code"].as_str(), r[0]["match"].as_str()), (Some("matched"), Some("S1"), Some("address")));
+    assert_eq!(r[0]["asset"]["value"], "192.0.2.0/25");
+    assert_eq!(r[0]["asset"]["criticality"]["mlps_level"], 2);
+    assert_eq!(r[1]["unit"]["code"], "S1");
+    assert_eq!(r[1]["match"], "domain_suffix");
+    assert_eq!((r[2]["unit"]["code"].as_str(), r[2]["match"].as_str()), (Some("H1"), Some("url_prefix")));
+    assert_eq!(r[3]["status"], "unmatched");
+    assert_eq!(r[4]["status"], "invalid");
+    assert!(r[4]["reason"].as_str().unwrap().contains("looks like a network"));
+    // ...and stdin, one per line, blank lines ignored.
+    let out = env.run(&["attribute"], Some("192.0.2.200\n\nsoc@mail.school.example\n[2001:db8::1]\n"));
+    assert!(out.status.success());
+    let r = json_lines(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(r.iter().map(|x| x["status"].as_str().unwrap()).collect::<Vec<_>>(), ["matched", "matched", "unmatched"]);
+    assert_eq!(r[1]["type"], "email");
+
+    let show: serde_json::Value = serde_json::from_str(&env.ok(&["units", "show", "H1"])).unwrap();
+    assert_eq!(show["assets"].as_array().unwrap().len(), 2);
+    assert_eq!(show["reachable"], false, "H1 has no contacts");
+    let list = env.ok(&["units", "list"]);
+    assert!(list.contains("[no reachable contact]"), "{list}");
+
+    // Move the /25 from H1 to S1 in one import that names both units.
+    write_files(&env.dir.path().join("move"), &[("assets.csv", "unit,kind,value\nS1,cidr,192.0.2.0/24\nH1,url,https://portal.hospital.example/app\n")]);
+    let moved = env.ok(&["registry", "import", env.dir.path().join("move").to_str().unwrap(), "--reason", "merger", "--json"]);
+    let moved: serde_json::Value = serde_json::from_str(&moved).unwrap();
+    assert_eq!(moved["applied"], true);
+    assert_eq!(moved["summary"]["claims_ended"].as_array().unwrap().len(), 3, "{moved}");
+    let hist = json_lines(&env.ok(&["units", "history", "H1"]));
+    let ended: Vec<_> = hist.iter().filter(|c| !c["valid_to"].is_null()).collect();
+    assert_eq!(ended.len(), 1);
+    assert_eq!((ended[0]["value"].as_str(), ended[0]["end_reason"].as_str()), (Some("192.0.2.128/25"), Some("merger")));
+    let from = ended[0]["valid_from"].as_str().unwrap();
+    let r = json_lines(&env.ok(&["attribute", "192.0.2.200", "--at", from]));
+    assert_eq!(r[0]["unit"]["code"], "H1", "as of then");
+    let r = json_lines(&env.ok(&["attribute", "192.0.2.200"]));
+    assert_eq!(r[0]["unit"]["code"], "S1", "now");
+
+    // Export → import is a no-op; the audit trail names the OS user and reason.
+    let export = env.dir.path().join("export");
+    env.ok(&["registry", "export", "--format", "csv", "--out", export.to_str().unwrap()]);
+    let again = env.ok(&["registry", "import", export.to_str().unwrap(), "--reason", "round trip"]);
+    assert!(again.contains("nothing to change"), "{again}");
+    let audit = json_lines(&env.ok(&["audit"]));
+    assert!(audit.iter().any(|e| e["reason"] == "merger" && e["actor"].as_str().unwrap().starts_with("local:")));
+}
+
+#[test]
+fn bad_import_exits_nonzero_and_names_every_record() {
+    let env = Env::new();
+    let src = env.dir.path().join("bad");
+    let assets = "unit,kind,value\nS1,cidr,10.0.0.0/33\nS1,cidr,1.2.3\nS1,range,192.0.2.9-192.0.2.1\nS1,cidr,192.0.2.0/25\n";
+    write_files(&src, &[("regions.csv", REGIONS), ("units.csv", UNITS), ("assets.csv", assets)]);
+    let out = env.run(&["registry", "import", src.to_str().unwrap(), "--reason", "x"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines[0].ends_with("assets.csv:2:value: prefix length `33` is not valid for IPv4 (0..=32)"), "{err}");
+    assert!(lines[1].ends_with("assets.csv:3:value: `1.2.3` is not an IPv4 or IPv6 address"), "{err}");
+    assert!(lines[2].ends_with("assets.csv:4:value: range `192.0.2.9-192.0.2.1` runs backwards (start is above end)"), "{err}");
+    assert!(err.contains("3 record(s) rejected; nothing was applied"), "{err}");
+    // Nothing half-applied: not even the valid regions and units.
+    assert!(env.ok(&["units", "list"]).is_empty());
+}
+
+#[test]
+fn config_errors_are_clear() {
+    let env = Env::new();
+    std::fs::write(env.dir.path().join("shouwang.toml"), "[server]\nlistn = \"x\"\n").unwrap();
+    let out = env.run(&["units", "list"], None);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("invalid config shouwang.toml") && err.contains("unknown field `listn`"), "{err}");
+    std::fs::remove_file(env.dir.path().join("shouwang.toml")).unwrap();
+    assert!(env.ok(&["config-example"]).contains("[database]"));
+}
+
+#[test]
+fn demo_generate_writes_an_importable_region() {
+    let env = Env::new();
+    let out = env.dir.path().join("demo");
+    env.ok(&["demo", "generate", "--out", out.to_str().unwrap(), "--units", "120", "--assets", "1500"]);
+    let res = env.ok(&["registry", "import", out.to_str().unwrap(), "--reason", "demo", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&res).unwrap();
+    assert_eq!(v["applied"], true);
+    assert_eq!(v["summary"]["units_added"].as_array().unwrap().len(), 120);
+    assert!(!v["unreachable_units"].as_array().unwrap().is_empty() || v["summary"]["units_added"].as_array().unwrap().len() < 100);
+}

@@ -1,0 +1,110 @@
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use shouwang_store::{Attributor, NewUser, Principal, Role, Store};
+
+/// A fresh data directory for the binary (SQLite default backend).
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs `shouwang ARGS` with this environment's data dir.
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shouwang"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("SHOUWANG_DATA_DIR", self.data())
+            .env_remove("SHOUWANG_DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn shouwang");
+        {
+            use std::io::Write;
+            let mut pipe = child.stdin.take().unwrap();
+            if let Some(s) = stdin {
+                pipe.write_all(s.as_bytes()).unwrap();
+            }
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(out.status.success(), "shouwang {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+pub fn json_lines(s: &str) -> Vec<serde_json::Value> {
+    s.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect()
+}
+
+pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, body) in files {
+        std::fs::write(dir.join(name), body).unwrap();
+    }
+}
+
+/// The real router and store, on port 0, with a fresh SQLite directory.
+pub struct App {
+    pub addr: String,
+    pub store: Store,
+    pub admin_token: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite_dir(&dir.path().join("data")).await.unwrap();
+    let local = Principal::local("test");
+    store
+        .create_user(&local, NewUser { username: "admin".into(), display_name: "admin".into(), role: Role::CentreAdmin, unit: None, password: None })
+        .await
+        .unwrap();
+    let admin_token = store.create_token(&local, "admin", "test").await.unwrap();
+    let attributor = Arc::new(Attributor::new(store.clone()).await.unwrap());
+    let state = shouwang_server::AppState {
+        store: store.clone(),
+        attributor: attributor.clone(),
+        metrics: Arc::new(shouwang_server::Metrics::new()),
+        max_import_bytes: 4 * 1024 * 1024,
+    };
+    shouwang_server::spawn_index_refresh(attributor, Duration::from_millis(100));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, shouwang_server::router(state)).await.unwrap() });
+    App { addr, store, admin_token, client: reqwest::Client::new(), dir }
+}
+
+impl App {
+    pub fn get(&self, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let r = self.client.get(format!("{}{path}", self.addr));
+        match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    pub fn post(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client.post(format!("{}{path}", self.addr)).bearer_auth(token)
+    }
+}
+
+pub const REGIONS: &str = "code,name_zh,level,parent\nP,云岭省,province,\nC1,青川市,city,P\n";
+pub const UNITS: &str = "code,name_zh,name_en,kind,region\nS1,青川市第一中学,Qingchuan No.1 Middle School,school,C1\nH1,青川市人民医院,Qingchuan People's Hospital,hospital,C1\n";
+pub const ASSETS: &str = "unit,kind,value,mlps_level,mlps_filing\nS1,cidr,192.0.2.0/25,2,990100-0001\nS1,domain,*.school.example,,\nH1,cidr,192.0.2.128/25,3,990100-0002\nH1,url,https://portal.hospital.example/app,,\n";
