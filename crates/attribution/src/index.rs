@@ -3,6 +3,7 @@ use std::net::IpAddr;
 
 use foldhash::fast::RandomState;
 
+use crate::domains::DomainTable;
 use crate::lpm::{Poptrie, Span, flatten};
 use crate::query::Query;
 use crate::target::{Asn, DomainPattern, IpNet, IpRange, UrlPrefix, url_key};
@@ -124,7 +125,7 @@ impl<T> IndexBuilder<T> {
     pub fn build(self) -> Index<T> {
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
-        let mut domains: HashMap<Box<str>, DomainSlot, RandomState> = HashMap::default();
+        let mut domains: Vec<(usize, bool, u32, i64)> = Vec::new();
         let mut urls: HashMap<Box<str>, (i64, u32), RandomState> = HashMap::default();
         let mut asns: HashMap<u32, (i64, u32), RandomState> = HashMap::default();
         let mut payloads = Vec::with_capacity(self.entries.len());
@@ -135,11 +136,7 @@ impl<T> IndexBuilder<T> {
                 Some(Bounds::V4(first, last)) => v4.push(Span { first, last, precedence, value }),
                 Some(Bounds::V6(first, last)) => v6.push(Span { first, last, precedence, value }),
                 None => match &target {
-                    Target::Domain(d) => {
-                        let slot = domains.entry(d.name.as_str().into()).or_default();
-                        let cell = if d.subdomains { &mut slot.tree } else { &mut slot.exact };
-                        keep_better(cell, precedence, value);
-                    }
+                    Target::Domain(d) => domains.push((i, d.subdomains, value, precedence)),
                     Target::Url(u) => keep_better_in(&mut urls, u.key().into(), precedence, value),
                     Target::Asn(a) => keep_better_in(&mut asns, a.0, precedence, value),
                     Target::Net(_) | Target::Range(_) => unreachable!("handled by net_bounds"),
@@ -148,10 +145,18 @@ impl<T> IndexBuilder<T> {
             payloads.push(payload);
             targets.push(target);
         }
+        let names: Vec<(&str, bool, u32, i64)> = domains
+            .iter()
+            .map(|&(i, sub, value, precedence)| match &targets[i] {
+                Target::Domain(d) => (d.name.as_str(), sub, value, precedence),
+                _ => unreachable!("only domain targets were collected"),
+            })
+            .collect();
+        let domains = DomainTable::build(&names);
         Index {
             v4: Poptrie::build(&flatten(&v4)),
             v6: Poptrie::build(&flatten(&v6)),
-            domains: domains.into_iter().map(|(k, s)| (k, (s.exact.map(|c| c.1).unwrap_or(0), s.tree.map(|c| c.1).unwrap_or(0)))).collect(),
+            domains,
             urls: urls.into_iter().map(|(k, (_, v))| (k, v)).collect(),
             asns: asns.into_iter().map(|(k, (_, v))| (k, v)).collect(),
             payloads,
@@ -160,19 +165,7 @@ impl<T> IndexBuilder<T> {
     }
 }
 
-#[derive(Default)]
-struct DomainSlot {
-    exact: Option<(i64, u32)>,
-    tree: Option<(i64, u32)>,
-}
-
 /// Same key claimed twice: higher precedence wins, then the first added.
-fn keep_better(cell: &mut Option<(i64, u32)>, precedence: i64, value: u32) {
-    if cell.is_none_or(|(p, _)| precedence > p) {
-        *cell = Some((precedence, value));
-    }
-}
-
 fn keep_better_in<K: std::hash::Hash + Eq>(map: &mut HashMap<K, (i64, u32), RandomState>, k: K, precedence: i64, value: u32) {
     let cell = map.entry(k).or_insert((precedence, value));
     if precedence > cell.0 {
@@ -218,8 +211,7 @@ fn sweep(spans: &mut [(u128, u128, usize)], out: &mut Vec<Overlap>) {
 pub struct Index<T> {
     v4: Poptrie<u32, 20>,
     v6: Poptrie<u128, 14>,
-    /// name -> (exact entry, subtree entry); 0 = none.
-    domains: HashMap<Box<str>, (u32, u32), RandomState>,
+    domains: DomainTable,
     urls: HashMap<Box<str>, u32, RandomState>,
     asns: HashMap<u32, u32, RandomState>,
     payloads: Vec<T>,
@@ -259,6 +251,16 @@ impl<T> Index<T> {
         self.v6.get(addr)
     }
 
+    /// Batch form of [`lookup_v4`](Self::lookup_v4): much faster per
+    /// lookup when the index is not in cache (see `Poptrie::get_many`).
+    pub fn lookup_v4_many(&self, addrs: &[u32], out: &mut [u32]) {
+        self.v4.get_many(addrs, out)
+    }
+
+    pub fn lookup_v6_many(&self, addrs: &[u128], out: &mut [u32]) {
+        self.v6.get_many(addrs, out)
+    }
+
     pub fn ip(&self, ip: IpAddr) -> Option<Hit<'_, T>> {
         let v = match ip {
             IpAddr::V4(a) => self.v4.get(a.into()),
@@ -276,7 +278,7 @@ impl<T> Index<T> {
         let mut rest = name;
         let mut first = true;
         loop {
-            if let Some(&(exact, tree)) = self.domains.get(rest) {
+            if let Some((exact, tree)) = self.domains.get(rest) {
                 if first && exact != 0 {
                     return self.hit(MatchKind::DomainExact, exact);
                 }
@@ -286,6 +288,41 @@ impl<T> Index<T> {
             }
             first = false;
             rest = rest.split_once('.')?.1;
+        }
+    }
+
+    /// Batch form of [`domain`](Self::domain) returning raw entry numbers
+    /// (0 = none; entry `n` is the `n`th target added, from 1). Names are
+    /// resolved in lockstep groups so their table probes overlap in memory.
+    pub fn domain_many(&self, names: &[&str], out: &mut [u32]) {
+        const LANES: usize = 16;
+        assert_eq!(names.len(), out.len(), "one output per name");
+        for (names, out) in names.chunks(LANES).zip(out.chunks_mut(LANES)) {
+            let mut rest: [&str; LANES] = [""; LANES];
+            rest[..names.len()].copy_from_slice(names);
+            let mut pending: u32 = (1u32 << names.len()) - 1;
+            let mut first = true;
+            out.fill(0);
+            while pending != 0 {
+                let mut lanes = pending;
+                while lanes != 0 {
+                    let l = lanes.trailing_zeros() as usize;
+                    lanes &= lanes - 1;
+                    if let Some((exact, tree)) = self.domains.get(rest[l]) {
+                        let v = if first && exact != 0 { exact } else { tree };
+                        if v != 0 {
+                            out[l] = v;
+                            pending &= !(1 << l);
+                            continue;
+                        }
+                    }
+                    match rest[l].split_once('.') {
+                        Some((_, r)) => rest[l] = r,
+                        None => pending &= !(1 << l),
+                    }
+                }
+                first = false;
+            }
         }
     }
 
@@ -327,6 +364,11 @@ impl<T> Index<T> {
     /// Heap bytes of the address tries (what answers IP lookups).
     pub fn trie_bytes(&self) -> (usize, usize) {
         (self.v4.heap_bytes(), self.v6.heap_bytes())
+    }
+
+    /// Heap bytes of the domain table (slots and names).
+    pub fn domain_table_bytes(&self) -> usize {
+        if self.domains.is_empty() { 0 } else { self.domains.heap_bytes() }
     }
 
     pub fn payloads(&self) -> &[T] {
@@ -403,6 +445,27 @@ mod tests {
         assert_eq!(who(&ix, "http://10.1.2.3/x").unwrap().0, "host");
         assert_eq!(who(&ix, "AS64500"), Some(("asn", MatchKind::Asn)));
         assert_eq!(who(&ix, "AS64501"), None);
+    }
+
+    #[test]
+    fn duplicate_domain_claims_follow_precedence_then_first_added() {
+        let mut b = IndexBuilder::default();
+        b.add(t("*.shared.test"), 0, "first");
+        b.add(t("*.shared.test"), 0, "second");
+        b.add(t("www.shared.test"), 1, "low");
+        b.add(t("www.shared.test"), 3, "high");
+        b.add(t("www.shared.test"), 2, "mid");
+        let ix = b.build();
+        assert_eq!(who(&ix, "a.shared.test").unwrap().0, "first");
+        assert_eq!(who(&ix, "www.shared.test").unwrap().0, "high");
+        assert_eq!(who(&ix, "x.www.shared.test").unwrap().0, "first");
+        assert!(ix.domain_table_bytes() > 0);
+        let names = ["a.shared.test", "www.shared.test", "x.www.shared.test", "shared.test", "nope.test", "test", ""];
+        let mut out = [0; 7];
+        ix.domain_many(&names, &mut out);
+        let single: Vec<u32> = names.iter().map(|n| ix.domain(n).map_or(0, |h| ix.payloads.iter().position(|p| std::ptr::eq(p, h.payload)).unwrap() as u32 + 1)).collect();
+        assert_eq!(out.to_vec(), single);
+        assert_eq!(out[..4], [1, 4, 1, 1]);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! of units or time: its payload type is the caller's, and callers build one
 //! index per registry version (or per past instant) and swap it atomically.
 
+mod domains;
 mod index;
 pub mod lpm;
 mod query;

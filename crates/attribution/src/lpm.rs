@@ -185,6 +185,44 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
         }
     }
 
+    /// Looks up every key of `keys` into `out` (same length). Lookups are
+    /// walked in lockstep groups: each round loads one node per unfinished
+    /// lookup, and those loads are independent, so the CPU overlaps their
+    /// cache misses instead of waiting on one chain at a time. Same answers
+    /// as [`get`](Self::get), several times the throughput on a cold cache.
+    pub fn get_many(&self, keys: &[K], out: &mut [u32]) {
+        const LANES: usize = 16;
+        assert_eq!(keys.len(), out.len(), "one output per key");
+        for (keys, out) in keys.chunks(LANES).zip(out.chunks_mut(LANES)) {
+            let mut node = [0u32; LANES];
+            let mut pending = 0u32;
+            for (l, &k) in keys.iter().enumerate() {
+                let e = self.direct[k.bits(0, S)];
+                out[l] = e;
+                node[l] = e & !NODE_BIT;
+                pending |= (e >> 31) << l;
+            }
+            let mut depth = S;
+            while pending != 0 {
+                let mut lanes = pending;
+                while lanes != 0 {
+                    let l = lanes.trailing_zeros() as usize;
+                    lanes &= lanes - 1;
+                    let n = &self.nodes[node[l] as usize];
+                    let c = keys[l].bits(depth, STRIDE) as u32;
+                    let upto = (2u64 << c).wrapping_sub(1);
+                    if n.vector & (1 << c) != 0 {
+                        node[l] = n.base1 + (n.vector & upto).count_ones() - 1;
+                    } else {
+                        out[l] = self.leaves[(n.base0 + (n.leafvec & upto).count_ones() - 1) as usize];
+                        pending &= !(1 << l);
+                    }
+                }
+                depth += STRIDE;
+            }
+        }
+    }
+
     /// Heap bytes held: what "memory per prefix" is measured from.
     pub fn heap_bytes(&self) -> usize {
         self.direct.len() * 4 + self.nodes.capacity() * std::mem::size_of::<Node>() + self.leaves.capacity() * 4
@@ -315,9 +353,12 @@ mod tests {
                 assert_eq!(t20.get(k), flat.get(k), "key {k:#x}");
             }
         }
-        for _ in 0..100_000 {
-            let k = rng(&mut seed) as u32;
+        let keys: Vec<u32> = (0..100_000).map(|_| rng(&mut seed) as u32).chain(spans.iter().map(|s| s.last)).collect();
+        let mut many = vec![0; keys.len()];
+        t.get_many(&keys, &mut many);
+        for (&k, &m) in keys.iter().zip(&many) {
             assert_eq!(t.get(k), flat.get(k));
+            assert_eq!(m, flat.get(k), "get_many key {k:#x}");
         }
         // Brute force on a sample: the winner is the smallest span holding k.
         for _ in 0..2000 {

@@ -296,10 +296,19 @@ impl Gen {
             }
             UnitKind::StateEnterprise => {
                 crit.population_served = Some(self.rng.gen_range(50_000..3_000_000));
-                crit.service_type = Some([ServiceType::Water, ServiceType::Gas, ServiceType::Transport, ServiceType::Heating][index % 4]);
+                let (service, department) = if u.name_zh.contains("供水") {
+                    (ServiceType::Water, "云岭省水利厅")
+                } else if u.name_zh.contains("燃气") {
+                    (ServiceType::Gas, "云岭省住房和城乡建设厅")
+                } else if u.name_zh.contains("热力") {
+                    (ServiceType::Heating, "云岭省住房和城乡建设厅")
+                } else {
+                    (ServiceType::Transport, "云岭省交通运输厅")
+                };
+                crit.service_type = Some(service);
                 if self.rng.gen_bool(0.3) {
                     crit.cii = true;
-                    crit.cii_department = Some("云岭省发展和改革委员会".into());
+                    crit.cii_department = Some(department.into());
                 }
             }
             _ => {}
@@ -395,7 +404,11 @@ pub fn zone(unit: &UnitCode) -> String {
 /// domains (zones and hosts). Returned as targets with entry numbers.
 pub struct Corpus {
     pub v4: Vec<(u32, u8)>,
+    /// Scattered: lengths /32–/128 at random places in 2001:db8::/32, the
+    /// worst case for a trie (no two prefixes share a path below ~/50).
     pub v6: Vec<(u128, u8)>,
+    /// Registry-shaped: units hold a /48 and list /56s, /64s and hosts in it.
+    pub v6_sites: Vec<(u128, u8)>,
     pub domains: Vec<String>,
 }
 
@@ -433,6 +446,19 @@ pub fn corpus(seed: u64, n4: usize, n6: usize, d: usize) -> Corpus {
             v6.push((addr, len));
         }
     }
+    let mut v6_sites = Vec::with_capacity(n6);
+    let mut seen = std::collections::HashSet::new();
+    while v6_sites.len() < n6 {
+        let site = (0x2001_0db8_u128 << 96) | (u128::from(rng.gen_range(0u32..n6 as u32 / 50 + 1)) << 80);
+        let (len, bits): (u8, u128) = match rng.gen_range(0..10) {
+            0..=1 => (56, u128::from(rng.r#gen::<u8>()) << 72),
+            2..=8 => (64, u128::from(rng.r#gen::<u16>()) << 64),
+            _ => (128, (u128::from(rng.r#gen::<u16>()) << 64) | u128::from(rng.r#gen::<u16>())),
+        };
+        if seen.insert((site | bits, len)) {
+            v6_sites.push((site | bits, len));
+        }
+    }
     let mut domains = Vec::with_capacity(d);
     let mut seen = std::collections::HashSet::new();
     let tlds = ["example", "test"];
@@ -443,7 +469,7 @@ pub fn corpus(seed: u64, n4: usize, n6: usize, d: usize) -> Corpus {
             domains.push(name);
         }
     }
-    Corpus { v4, v6, domains }
+    Corpus { v4, v6, v6_sites, domains }
 }
 
 #[cfg(test)]
