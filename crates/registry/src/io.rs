@@ -354,3 +354,23 @@ pub fn to_json(bundle: &Bundle) -> serde_json::Value {
     }
     top.into()
 }
+
+/// The column reference of every record type, as Markdown: printed by
+/// `shouwang registry schema` and embedded in docs/registry-format.md
+/// (a test keeps the two identical).
+pub fn schema_markdown() -> String {
+    let mut s = String::new();
+    for t in RecordType::ALL {
+        s.push_str(&format!("### `{}.csv` / `\"{}\"`\n\n| column | required | type | meaning |\n|---|---|---|---|\n", t.key(), t.key()));
+        for c in t.columns() {
+            let ty = match c.ty {
+                ColumnType::Text => "text",
+                ColumnType::Int => "integer",
+                ColumnType::Bool => "true/false",
+            };
+            s.push_str(&format!("| `{}` | {} | {ty} | {} |\n", c.name, if c.required { "yes" } else { "" }, c.doc.replace('|', "\\|")));
+        }
+        s.push('\n');
+    }
+    s
+}

@@ -93,6 +93,8 @@ enum RegistryCmd {
     },
     /// Claims by different units that overlap, and who wins. JSON lines.
     Overlaps,
+    /// Print the column reference of the CSV and JSON formats (Markdown).
+    Schema,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -275,6 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 (Format::Json, None) => println!("{}", serde_json::to_string_pretty(&regio::to_json(&b))?),
             }
         }
+        Command::Registry(RegistryCmd::Schema) => print!("{}", regio::schema_markdown()),
         Command::Registry(RegistryCmd::Overlaps) => {
             let store = open_store(&cfg).await?;
             let mut out = std::io::stdout().lock();

@@ -1,0 +1,4 @@
+//! Registry integration tests: one binary.
+
+mod bad_input;
+mod docs;
