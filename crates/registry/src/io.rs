@@ -142,8 +142,11 @@ impl Row for CsvRow<'_> {
         let Some(&i) = self.index.get(field) else { return Ok(None) };
         let bytes = self.rec.get(i).unwrap_or_default();
         match std::str::from_utf8(bytes) {
-            Ok(s) => Ok(Some(Cow::Borrowed(s))),
-            Err(e) => Err(format!("is not valid UTF-8 (bad byte at offset {}); save the file as UTF-8", e.valid_up_to())),
+            Ok(s) => Ok(Some(Cow::Borrowed(csv_unquote(s)))),
+            Err(e) => Err(format!(
+                "is not valid UTF-8 (bad byte at offset {}); save the file as UTF-8 (Excel: \"CSV UTF-8\"; GBK/GB18030 is not accepted)",
+                e.valid_up_to()
+            )),
         }
     }
 }

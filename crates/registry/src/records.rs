@@ -344,9 +344,14 @@ impl Cell {
         s.map_or(Cell::Empty, Cell::text)
     }
 
+    /// Text that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`,
+    /// tab, CR) is written behind a `'`, which Excel and WPS hide; so is text
+    /// that already starts with `'`. Reading strips one leading `'`
+    /// ([`csv_unquote`]), so export → import stays exact.
     pub fn to_csv(&self) -> Cow<'_, str> {
         match self {
             Cell::Empty => "".into(),
+            Cell::Text(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) => format!("'{s}").into(),
             Cell::Text(s) => s.as_str().into(),
             Cell::Int(n) => n.to_string().into(),
             Cell::Bool(b) => if *b { "true" } else { "false" }.into(),
@@ -363,4 +368,9 @@ impl Cell {
             Cell::Bool(true) => Some(true.into()),
         }
     }
+}
+
+/// Undoes the formula guard of [`Cell::to_csv`] on a CSV field.
+pub fn csv_unquote(s: &str) -> &str {
+    s.strip_prefix('\'').unwrap_or(s)
 }

@@ -87,6 +87,34 @@ fn invalid_utf8_names_the_field() {
 }
 
 #[test]
+fn gbk_file_from_excel_gets_a_fix_it_hint() {
+    // "青川" in GBK, as Excel on Chinese Windows saves CSV by default.
+    let units = b"code,name_zh,kind,region\nU1,\xc7\xe0\xb4\xa8,school,C1\n";
+    let e = errors(&[("regions.csv", REGIONS.as_bytes()), ("units.csv", units)]);
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("units.csv:2:name_zh: is not valid UTF-8") && e[0].contains("GBK"), "{}", e[0]);
+}
+
+#[test]
+fn spreadsheet_formulas_are_neutralised_on_export_and_round_trip() {
+    let units = "code,name_zh,kind,region,sector\nU1,=HYPERLINK(\"http://x\"),school,C1,'quoted\n";
+    let contacts = "unit,role,name,phone\nU1,security,@SUM(A1),+86 531 0000 0000\n";
+    let d = dir_with(&[("regions.csv", REGIONS.as_bytes()), ("units.csv", units.as_bytes()), ("contacts.csv", contacts.as_bytes())]);
+    let b = read_path(d.path(), Limits::default()).unwrap();
+    // A leading ' in a file is the spreadsheet text marker and is dropped.
+    assert_eq!(b.units[0].1.sector, "quoted");
+    let out = tempfile::tempdir().unwrap();
+    shouwang_registry::io::write_csv_dir(&b, out.path()).unwrap();
+    let written = std::fs::read_to_string(out.path().join("units.csv")).unwrap();
+    assert!(written.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{written}");
+    let written = std::fs::read_to_string(out.path().join("contacts.csv")).unwrap();
+    assert!(written.contains(",'@SUM(A1),'+86 531 0000 0000,"), "{written}");
+    let b2 = read_path(out.path(), Limits::default()).unwrap();
+    assert_eq!(b2.units[0].1.name_zh, "=HYPERLINK(\"http://x\")");
+    assert_eq!(b2.contacts[0].1.phone.as_deref(), Some("+86 531 0000 0000"));
+}
+
+#[test]
 fn bom_is_accepted() {
     let units = format!("\u{feff}{UNITS}");
     assert_eq!(errors(&[("regions.csv", REGIONS.as_bytes()), ("units.csv", units.as_bytes())]), Vec::<String>::new());

@@ -291,8 +291,7 @@ impl Store {
         b.regions.sort_by(|a, b| a.1.code.cmp(&b.1.code));
         b.units = cur.units.into_values().filter(|u| vis.sees(u.code.as_str())).map(|u| (origin.clone(), u)).collect();
         b.units.sort_by(|a, b| a.1.code.cmp(&b.1.code));
-        for (unit, contacts) in cur.contacts.into_iter().filter(|(u, _)| vis.sees(u.as_str())) {
-            let _ = unit;
+        for (_, contacts) in cur.contacts.into_iter().filter(|(u, _)| vis.sees(u.as_str())) {
             b.contacts.extend(contacts.into_iter().map(|c| (origin.clone(), c)));
         }
         b.contacts.sort_by(|a, b| (&a.1.unit, a.1.role, &a.1.name).cmp(&(&b.1.unit, b.1.role, &b.1.name)));
