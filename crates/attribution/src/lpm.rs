@@ -13,6 +13,12 @@
 //! (the common case: most of a /24 belongs to one unit) cost one `u32`.
 //! A lookup is one table read plus one node and popcount per 6 bits, with no
 //! branches that depend on the data beyond "node or leaf".
+//!
+//! Sparse deep prefixes (IPv6 /64s and /128s far from any other) would make
+//! chains of nodes with one interesting child each: a dependent memory access
+//! and 24+ bytes per 6 bits. Such chains are path-compressed into one *skip
+//! node*: "if the next 6·k bits equal X continue k levels down, else the
+//! answer is v".
 
 /// An unsigned key type: IPv4 as `u32`, IPv6 as `u128`.
 pub trait Key: Copy + Ord + std::fmt::Debug {
@@ -27,6 +33,11 @@ pub trait Key: Copy + Ord + std::fmt::Debug {
     /// The last key of the block of size `2^(BITS - depth)` starting at `base`.
     fn block_last(base: Self, depth: u32) -> Self;
     fn succ(self) -> Self;
+    fn pred(self) -> Self;
+    /// `a` and `b` agree on their first `depth` bits.
+    fn same_block(a: Self, b: Self, depth: u32) -> bool;
+    /// The first key of the `depth`-bit block holding `a`.
+    fn block_first(a: Self, depth: u32) -> Self;
 }
 
 macro_rules! impl_key {
@@ -48,6 +59,15 @@ macro_rules! impl_key {
             fn succ(self) -> Self {
                 self.wrapping_add(1)
             }
+            fn pred(self) -> Self {
+                self.wrapping_sub(1)
+            }
+            fn same_block(a: Self, b: Self, depth: u32) -> bool {
+                depth == 0 || (a ^ b) >> (Self::BITS - depth) == 0
+            }
+            fn block_first(a: Self, depth: u32) -> Self {
+                if depth >= Self::BITS { a } else { a & !(Self::MAX >> depth) }
+            }
         }
     };
 }
@@ -56,6 +76,11 @@ impl_key!(u128);
 
 const STRIDE: u32 = 6;
 const NODE_BIT: u32 = 1 << 31;
+/// A skip node's `vector` holds the skipped level count in its top 4 bits
+/// and the expected key bits below; its `leafvec` is all ones. No ordinary
+/// node has a bit set in both bitmaps, so `vector & leafvec != 0` marks it.
+const SKIP_MASK: u64 = (1 << 60) - 1;
+const MAX_SKIP_LEVELS: u32 = 10;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Node {
@@ -98,6 +123,13 @@ impl<K: Key> Flat<K> {
         }
     }
 
+    /// The first and last change points in `(lo, hi]`, if any.
+    fn changes_in(&self, lo: K, hi: K) -> Option<(K, K)> {
+        let i = self.starts.partition_point(|&s| s <= lo);
+        let j = self.starts.partition_point(|&s| s <= hi);
+        (i < j).then(|| (self.starts[i], self.starts[j - 1]))
+    }
+
     /// Reference lookup by binary search (tests and benchmarks compare to it).
     pub fn get(&self, k: K) -> u32 {
         self.values[self.find(k)]
@@ -132,6 +164,19 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
 
     /// Fills node `at`, covering the block at `base` of depth `depth`.
     fn fill(&mut self, flat: &Flat<K>, at: usize, base: K, depth: u32) {
+        if let Some((levels, sub)) = Self::skip_target(flat, base, depth) {
+            let target = self.nodes.len();
+            self.nodes.push(Node::default());
+            let expected = sub.bits(depth, levels * STRIDE) as u64;
+            self.nodes[at] = Node {
+                vector: (u64::from(levels) << 60) | expected,
+                leafvec: u64::MAX,
+                base0: flat.get(base),
+                base1: target as u32,
+            };
+            self.fill(flat, target, sub, depth + levels * STRIDE);
+            return;
+        }
         let mut node = Node { base0: self.leaves.len() as u32, ..Node::default() };
         let mut inner = Vec::new();
         let mut last_leaf: Option<u32> = None;
@@ -162,6 +207,35 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
         }
     }
 
+    /// If everything in the block at `base` has one value `v` except inside
+    /// one deeper block at least two levels down, the number of levels to
+    /// skip and that block's first key (the deepest such block that still
+    /// needs a node).
+    fn skip_target(flat: &Flat<K>, base: K, depth: u32) -> Option<(u32, K)> {
+        let hi = K::block_last(base, depth);
+        if flat.get(base) != flat.get(hi) {
+            return None;
+        }
+        // Values differ from v only on [first, last - 1].
+        let (first, last) = flat.changes_in(base, hi)?;
+        let (a, z) = (first, last.pred());
+        let mut best = None;
+        let mut levels = 2;
+        while levels <= MAX_SKIP_LEVELS && depth + levels * STRIDE <= K::BITS - STRIDE {
+            let d = depth + levels * STRIDE;
+            if !K::same_block(a, z, d) {
+                break;
+            }
+            let sub = K::block_first(a, d);
+            if flat.uniform(sub, K::block_last(sub, d)).is_some() {
+                break; // that block is a leaf: stop at the node above it
+            }
+            best = Some((levels, sub));
+            levels += 1;
+        }
+        best
+    }
+
     /// The value of the interval holding `key` (0 = none).
     #[inline]
     pub fn get(&self, key: K) -> u32 {
@@ -172,6 +246,15 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
         let mut node = &self.nodes[(e & !NODE_BIT) as usize];
         let mut depth = S;
         loop {
+            if node.vector & node.leafvec != 0 {
+                let bits = (node.vector >> 60) as u32 * STRIDE;
+                if key.bits(depth, bits) as u64 != node.vector & SKIP_MASK {
+                    return node.base0;
+                }
+                node = &self.nodes[node.base1 as usize];
+                depth += bits;
+                continue;
+            }
             let c = key.bits(depth, STRIDE) as u32;
             let upto = (2u64 << c).wrapping_sub(1); // bits 0..=c
             if node.vector & (1 << c) != 0 {
@@ -195,32 +278,48 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
         assert_eq!(keys.len(), out.len(), "one output per key");
         for (keys, out) in keys.chunks(LANES).zip(out.chunks_mut(LANES)) {
             let mut node = [0u32; LANES];
-            let mut pending = 0u32;
+            let mut depth = [S; LANES];
+            let mut pending = 0u32; // bit l: lane l still walking nodes
             for (l, &k) in keys.iter().enumerate() {
                 let e = self.direct[k.bits(0, S)];
                 out[l] = e;
                 node[l] = e & !NODE_BIT;
                 pending |= (e >> 31) << l;
             }
-            let mut depth = S;
             while pending != 0 {
                 let mut lanes = pending;
                 while lanes != 0 {
                     let l = lanes.trailing_zeros() as usize;
                     lanes &= lanes - 1;
                     let n = &self.nodes[node[l] as usize];
-                    let c = keys[l].bits(depth, STRIDE) as u32;
+                    if n.vector & n.leafvec != 0 {
+                        let bits = (n.vector >> 60) as u32 * STRIDE;
+                        if keys[l].bits(depth[l], bits) as u64 == n.vector & SKIP_MASK {
+                            node[l] = n.base1;
+                            depth[l] += bits;
+                        } else {
+                            out[l] = n.base0;
+                            pending &= !(1 << l);
+                        }
+                        continue;
+                    }
+                    let c = keys[l].bits(depth[l], STRIDE) as u32;
                     let upto = (2u64 << c).wrapping_sub(1);
                     if n.vector & (1 << c) != 0 {
                         node[l] = n.base1 + (n.vector & upto).count_ones() - 1;
+                        depth[l] += STRIDE;
                     } else {
                         out[l] = self.leaves[(n.base0 + (n.leafvec & upto).count_ones() - 1) as usize];
                         pending &= !(1 << l);
                     }
                 }
-                depth += STRIDE;
             }
         }
+    }
+
+    #[cfg(test)]
+    fn skip_nodes(&self) -> usize {
+        self.nodes.iter().filter(|n| n.vector & n.leafvec != 0).count()
     }
 
     /// Heap bytes held: what "memory per prefix" is measured from.
@@ -365,6 +464,38 @@ mod tests {
             let k = spans[(rng(&mut seed) % spans.len() as u64) as usize].first;
             let best = spans.iter().filter(|s| s.first <= k && k <= s.last).min_by_key(|s| (s.last - s.first, s.value));
             assert_eq!(t.get(k), best.map_or(0, |s| s.value));
+        }
+    }
+
+    #[test]
+    fn sparse_ipv6_uses_skip_nodes_and_matches_reference() {
+        let mut seed = 0x2545_f491_4f6c_dd1d;
+        let base: u128 = 0x2001_0db8 << 96;
+        let mut spans = Vec::new();
+        for v in 1..4000u32 {
+            let len = [32u32, 40, 48, 56, 64, 64, 96, 127, 128][(rng(&mut seed) % 9) as usize];
+            let r = (u128::from(rng(&mut seed)) << 64) | u128::from(rng(&mut seed));
+            let host = if len == 128 { 0 } else { u128::MAX >> len };
+            let first = (base | (r >> 32)) & !host;
+            spans.push(Span { first, last: first | host, precedence: 0, value: v });
+        }
+        let flat = flatten(&spans);
+        let t = Poptrie::<u128, 14>::build(&flat);
+        assert!(t.skip_nodes() > 100, "sparse prefixes should compress: {}", t.skip_nodes());
+        let mut keys = Vec::new();
+        for s in &spans {
+            // Edges, and keys that agree with a skipped path except in one bit.
+            keys.extend([s.first, s.last, s.first.wrapping_sub(1), s.last.wrapping_add(1)]);
+            keys.push(s.first ^ (1 << (rng(&mut seed) % 96)));
+        }
+        for _ in 0..20_000 {
+            keys.push(base | (((u128::from(rng(&mut seed)) << 64) | u128::from(rng(&mut seed))) >> 32));
+        }
+        let mut many = vec![0; keys.len()];
+        t.get_many(&keys, &mut many);
+        for (&k, &m) in keys.iter().zip(&many) {
+            assert_eq!(t.get(k), flat.get(k), "get {k:#x}");
+            assert_eq!(m, flat.get(k), "get_many {k:#x}");
         }
     }
 

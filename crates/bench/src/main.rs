@@ -4,7 +4,7 @@
 //! corpus, and every subject must return the same answers as ours before its
 //! time counts. Each figure is the median of `--runs` runs, with min and max.
 //!
-//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import]
+//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import] [--hot]
 //!
 //! Run under `taskset -c 1` for a one-core figure.
 
@@ -38,19 +38,35 @@ fn stats(mut v: Vec<f64>) -> Stats {
     Stats { median: v[v.len() / 2], min: v[0], max: v[v.len() - 1] }
 }
 
-/// Times every subject once per round, rounds interleaved, so drifting
-/// machine noise hits all subjects alike; returns lookups/s per subject.
-/// A subject is (name, queries per call, the call).
+/// Whether each subject's rounds run back to back (`--hot`: its data stays
+/// in cache, the usual microbenchmark) or interleaved with the others (the
+/// default: each round starts with caches partly evicted, and drifting
+/// machine noise hits all subjects alike).
+static HOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Returns lookups/s per subject. A subject is (name, queries per call, the call).
 fn compare(runs: usize, subjects: &mut [(&str, usize, &mut dyn FnMut() -> u64)]) -> Vec<(String, Stats)> {
-    for (_, _, f) in subjects.iter_mut() {
-        black_box(f()); // warm caches and branch predictors
-    }
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); subjects.len()];
-    for _ in 0..runs {
+    let mut time = |i: usize, n: usize, f: &mut dyn FnMut() -> u64| {
+        let t = Instant::now();
+        black_box(f());
+        rates[i].push(n as f64 / t.elapsed().as_secs_f64());
+    };
+    if HOT.load(std::sync::atomic::Ordering::Relaxed) {
         for (i, (_, n, f)) in subjects.iter_mut().enumerate() {
-            let t = Instant::now();
+            black_box(f()); // warm caches and branch predictors
+            for _ in 0..runs {
+                time(i, *n, *f);
+            }
+        }
+    } else {
+        for (_, _, f) in subjects.iter_mut() {
             black_box(f());
-            rates[i].push(*n as f64 / t.elapsed().as_secs_f64());
+        }
+        for _ in 0..runs {
+            for (i, (_, n, f)) in subjects.iter_mut().enumerate() {
+                time(i, *n, *f);
+            }
         }
     }
     subjects.iter().zip(rates).map(|((name, _, _), r)| (name.to_string(), stats(r))).collect()
@@ -69,7 +85,10 @@ fn main() {
     let runs = args.iter().position(|a| a == "--runs").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(5);
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
     let want = |s: &str| only.as_deref().is_none_or(|o| o == s);
-    println!("# shouwang-bench: {runs} runs per figure, seed {SEED}\n");
+    let hot = args.iter().any(|a| a == "--hot");
+    HOT.store(hot, std::sync::atomic::Ordering::Relaxed);
+    let regime = if hot { "hot: each subject's rounds back to back" } else { "interleaved: subjects alternate every round" };
+    println!("# shouwang-bench: {runs} runs per figure, seed {SEED}, {regime}\n");
     let corpus = shouwang_demo::corpus(SEED, N_V4, N_V6, N_DOMAINS);
     if want("build") {
         build(&corpus, runs);
