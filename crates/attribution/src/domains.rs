@@ -36,8 +36,12 @@ impl DomainTable {
     /// claimed twice the higher precedence wins, then the first added.
     pub(crate) fn build(entries: &[(&str, bool, u32, i64)]) -> DomainTable {
         let cap = (entries.len() * 2).next_power_of_two().max(16);
-        let mut t =
-            DomainTable { slots: vec![Slot::default(); cap].into_boxed_slice(), mask: cap - 1, names: Vec::new(), state: RandomState::default() };
+        let mut t = DomainTable {
+            slots: vec![Slot::default(); cap].into_boxed_slice(),
+            mask: cap - 1,
+            names: Vec::new(),
+            state: RandomState::default(),
+        };
         // Build-time map from name to slot: distinct names get distinct
         // slots even if their 64-bit hashes collide.
         let mut slot_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(entries.len());

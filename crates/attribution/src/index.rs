@@ -463,7 +463,10 @@ mod tests {
         let names = ["a.shared.test", "www.shared.test", "x.www.shared.test", "shared.test", "nope.test", "test", ""];
         let mut out = [0; 7];
         ix.domain_many(&names, &mut out);
-        let single: Vec<u32> = names.iter().map(|n| ix.domain(n).map_or(0, |h| ix.payloads.iter().position(|p| std::ptr::eq(p, h.payload)).unwrap() as u32 + 1)).collect();
+        let single: Vec<u32> = names
+            .iter()
+            .map(|n| ix.domain(n).map_or(0, |h| ix.payloads.iter().position(|p| std::ptr::eq(p, h.payload)).unwrap() as u32 + 1))
+            .collect();
         assert_eq!(out.to_vec(), single);
         assert_eq!(out[..4], [1, 4, 1, 1]);
     }
@@ -482,9 +485,6 @@ mod tests {
         let mut o = b.overlaps();
         o.sort_by_key(|o| (o.a, o.b));
         let pairs: Vec<_> = o.iter().map(|o| (o.a, o.b, o.nested)).collect();
-        assert_eq!(
-            pairs,
-            vec![(0, 1, true), (0, 2, true), (0, 3, true), (0, 4, true), (1, 2, false), (3, 4, false), (5, 6, false)]
-        );
+        assert_eq!(pairs, vec![(0, 1, true), (0, 2, true), (0, 3, true), (0, 4, true), (1, 2, false), (3, 4, false), (5, 6, false)]);
     }
 }

@@ -137,7 +137,7 @@ impl<K: Key> Flat<K> {
 }
 
 impl<K: Key, const S: u32> Poptrie<K, S> {
-    const CHECK: () = assert!((K::BITS - S) % STRIDE == 0 && S <= 24);
+    const CHECK: () = assert!((K::BITS - S).is_multiple_of(STRIDE) && S <= 24);
 
     pub fn build(flat: &Flat<K>) -> Self {
         let () = Self::CHECK;
@@ -168,12 +168,8 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
             let target = self.nodes.len();
             self.nodes.push(Node::default());
             let expected = sub.bits(depth, levels * STRIDE) as u64;
-            self.nodes[at] = Node {
-                vector: (u64::from(levels) << 60) | expected,
-                leafvec: u64::MAX,
-                base0: flat.get(base),
-                base1: target as u32,
-            };
+            self.nodes[at] =
+                Node { vector: (u64::from(levels) << 60) | expected, leafvec: u64::MAX, base0: flat.get(base), base1: target as u32 };
             self.fill(flat, target, sub, depth + levels * STRIDE);
             return;
         }
@@ -345,12 +341,7 @@ pub struct Span<K> {
 pub fn flatten<K: Key + Size>(spans: &[Span<K>]) -> Flat<K> {
     let mut order: Vec<&Span<K>> = spans.iter().collect();
     // Paint least specific first so more specific spans overwrite them.
-    order.sort_by(|a, b| {
-        b.size()
-            .cmp(&a.size())
-            .then(a.precedence.cmp(&b.precedence))
-            .then(b.value.cmp(&a.value))
-    });
+    order.sort_by(|a, b| b.size().cmp(&a.size()).then(a.precedence.cmp(&b.precedence)).then(b.value.cmp(&a.value)));
     let mut map: std::collections::BTreeMap<K, u32> = std::collections::BTreeMap::new();
     map.insert(K::ZERO, 0);
     for s in order {

@@ -62,13 +62,7 @@ impl IpNet {
             None => max,
             Some(l) => match l.parse::<u8>() {
                 Ok(n) if n <= max && !l.starts_with('+') => n,
-                _ => {
-                    return Err(TargetError::BadPrefixLen {
-                        len: l.to_string(),
-                        family: if max == 32 { "IPv4" } else { "IPv6" },
-                        max,
-                    })
-                }
+                _ => return Err(TargetError::BadPrefixLen { len: l.to_string(), family: if max == 32 { "IPv4" } else { "IPv6" }, max }),
             },
         };
         let net = match addr {

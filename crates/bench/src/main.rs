@@ -251,7 +251,8 @@ fn lookups(c: &shouwang_demo::Corpus, runs: usize) {
                 Some(b) => (b, true),
                 None => (d.as_str(), false),
             };
-            let hit = name == base || (tree && name.ends_with(base) && name.as_bytes()[name.len() - base.len() - 1] == b'.' && name.len() > base.len());
+            let hit = name == base
+                || (tree && name.ends_with(base) && name.as_bytes()[name.len() - base.len() - 1] == b'.' && name.len() > base.len());
             // Longer base is more specific; at equal base, exact beats tree.
             let score = base.len() * 2 + usize::from(!tree && name == base);
             if hit && best.is_none_or(|(s, _)| score > s) {
@@ -286,7 +287,9 @@ fn lookups(c: &shouwang_demo::Corpus, runs: usize) {
             ("shouwang domain table, one at a time", qd.len(), &mut || qd.iter().map(|q| ours_d(q) as u64).sum()),
             ("shouwang domain table, batches of 1024", qd.len(), &mut || batched(&qd, |k, o| ix.domain_many(k, o))),
             ("std HashMap<String> (SipHash), owned suffixes", qd.len(), &mut || qd.iter().map(|q| naive_lookup(q) as u64).sum()),
-            ("shouwang incl. DomainName::parse of the query", qd.len(), &mut || qd.iter().map(|q| ours_d(DomainName::parse(q).unwrap().as_str()) as u64).sum()),
+            ("shouwang incl. DomainName::parse of the query", qd.len(), &mut || {
+                qd.iter().map(|q| ours_d(DomainName::parse(q).unwrap().as_str()) as u64).sum()
+            }),
             ("linear scan (first 2,000 queries)", N_LINEAR, &mut || qd[..N_LINEAR].iter().map(|q| linear_d(q) as u64).sum()),
         ],
     );
@@ -315,7 +318,11 @@ fn ipv6(prefixes: &[(u128, u8)], label: &str, runs: usize, rng: &mut ChaCha8Rng)
     let q6: Vec<u128> = (0..N_QUERIES)
         .map(|_| {
             let (a, l) = prefixes[rng.gen_range(0..prefixes.len())];
-            if rng.gen_bool(0.9) { a | (rng.r#gen::<u128>() & if l == 128 { 0 } else { u128::MAX >> l }) } else { (0x2001_0db8u128 << 96) | (rng.r#gen::<u128>() >> 32) }
+            if rng.gen_bool(0.9) {
+                a | (rng.r#gen::<u128>() & if l == 128 { 0 } else { u128::MAX >> l })
+            } else {
+                (0x2001_0db8u128 << 96) | (rng.r#gen::<u128>() >> 32)
+            }
         })
         .collect();
     let mut pt6: PrefixMap<(u128, u8), u32> = PrefixMap::new();
@@ -355,7 +362,6 @@ fn ipv6(prefixes: &[(u128, u8)], label: &str, runs: usize, rng: &mut ChaCha8Rng)
         ],
     );
     table(&rows, "≥ 10 M/s");
-
 }
 
 fn table(rows: &[(String, Stats)], target: &str) {
@@ -376,7 +382,13 @@ fn import(runs: usize) {
     shouwang_registry::io::write_csv_dir(&bundle, src.path()).unwrap();
     let size: u64 = std::fs::read_dir(src.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
     println!("## Import of the demo region from CSV into a fresh SQLite file\n");
-    println!("{} units, {} contacts, {} assets; {:.1} MiB of CSV.\n", bundle.units.len(), bundle.contacts.len(), bundle.assets.len(), size as f64 / 1048576.0);
+    println!(
+        "{} units, {} contacts, {} assets; {:.1} MiB of CSV.\n",
+        bundle.units.len(),
+        bundle.contacts.len(),
+        bundle.assets.len(),
+        size as f64 / 1048576.0
+    );
     let mut parse = Vec::new();
     let mut total = Vec::new();
     for _ in 0..runs {
@@ -394,5 +406,8 @@ fn import(runs: usize) {
     }
     let (p, t) = (stats(parse), stats(total));
     println!("- read and parse the CSV files: median {:.2} s (min {:.2}, max {:.2})", p.median, p.min, p.max);
-    println!("- end to end (read, validate, plan, write, commit): median {:.2} s (min {:.2}, max {:.2}); target ≤ 5 s\n", t.median, t.min, t.max);
+    println!(
+        "- end to end (read, validate, plan, write, commit): median {:.2} s (min {:.2}, max {:.2}); target ≤ 5 s\n",
+        t.median, t.min, t.max
+    );
 }

@@ -113,7 +113,13 @@ impl Gen {
         let push = |b: &mut Bundle, c: &str, zh: String, en: String, level, parent: Option<&str>| {
             b.regions.push((
                 origin(),
-                Region { code: code(RegionCode::parse, c), name_zh: zh, name_en: en, level, parent: parent.map(|p| code(RegionCode::parse, p)) },
+                Region {
+                    code: code(RegionCode::parse, c),
+                    name_zh: zh,
+                    name_en: en,
+                    level,
+                    parent: parent.map(|p| code(RegionCode::parse, p)),
+                },
             ))
         };
         push(&mut self.b, "990000", "云岭省".into(), "Yunling Province".into(), RegionLevel::Province, None);
@@ -126,17 +132,36 @@ impl Gen {
                 let (dzh, den) = DISTRICT_STEMS[(ci * 3 + di) % DISTRICT_STEMS.len()];
                 let district = format!("99{:02}{:02}", ci + 1, di + 1);
                 let suffix = if di % 3 == 2 { ("县", "County") } else { ("区", "District") };
-                push(&mut self.b, &district, format!("{dzh}{}", suffix.0), format!("{den} {}", suffix.1), RegionLevel::District, Some(&city));
+                push(
+                    &mut self.b,
+                    &district,
+                    format!("{dzh}{}", suffix.0),
+                    format!("{den} {}", suffix.1),
+                    RegionLevel::District,
+                    Some(&city),
+                );
                 for si in 0..2 {
                     let street = format!("{district}{:03}", si + 1);
-                    let (szh, sen) = if si == 0 { ("城关街道", "Chengguan Subdistrict") } else { ("新华街道", "Xinhua Subdistrict") };
+                    let (szh, sen) =
+                        if si == 0 { ("城关街道", "Chengguan Subdistrict") } else { ("新华街道", "Xinhua Subdistrict") };
                     push(&mut self.b, &street, szh.into(), sen.into(), RegionLevel::Street, Some(&district));
                 }
             }
         }
     }
 
-    fn unit(&mut self, c: String, zh: String, en: String, kind: UnitKind, region: &str, sup: Option<&str>, jur: Option<&str>, sector: &str) -> UnitCode {
+    #[allow(clippy::too_many_arguments)] // one generator call site per unit kind reads best flat
+    fn unit(
+        &mut self,
+        c: String,
+        zh: String,
+        en: String,
+        kind: UnitKind,
+        region: &str,
+        sup: Option<&str>,
+        jur: Option<&str>,
+        sector: &str,
+    ) -> UnitCode {
         let uscc = self.rng.gen_bool(0.8).then(|| {
             let head = match kind {
                 UnitKind::PartyGovernment => "11",
@@ -170,12 +195,39 @@ impl Gen {
     /// Authorities first (so supervisors exist), then members up to `total`.
     fn units(&mut self, total: usize) -> Vec<UnitCode> {
         let mut out = Vec::new();
-        out.push(self.unit("YL-CAC".into(), "云岭省委网信办".into(), "Yunling Cyberspace Affairs Office".into(), UnitKind::PartyGovernment, "990000", None, Some("990000"), "government"));
+        out.push(self.unit(
+            "YL-CAC".into(),
+            "云岭省委网信办".into(),
+            "Yunling Cyberspace Affairs Office".into(),
+            UnitKind::PartyGovernment,
+            "990000",
+            None,
+            Some("990000"),
+            "government",
+        ));
         for (bi, (zh, en, sector)) in BUREAUS.iter().enumerate() {
-            let prov_zh = zh.replace("局", "厅").replace("委员会", "委员会");
-            out.push(self.unit(format!("YL-B{bi}"), format!("云岭省{prov_zh}"), format!("Yunling Provincial {en}"), UnitKind::PartyGovernment, "990000", None, None, sector));
+            let prov_zh = zh.replace("局", "厅");
+            out.push(self.unit(
+                format!("YL-B{bi}"),
+                format!("云岭省{prov_zh}"),
+                format!("Yunling Provincial {en}"),
+                UnitKind::PartyGovernment,
+                "990000",
+                None,
+                None,
+                sector,
+            ));
         }
-        out.push(self.unit("YL-BDC".into(), "云岭省大数据中心".into(), "Yunling Big Data Centre".into(), UnitKind::PublicInstitution, "990000", Some("YL-B5"), None, "government"));
+        out.push(self.unit(
+            "YL-BDC".into(),
+            "云岭省大数据中心".into(),
+            "Yunling Big Data Centre".into(),
+            UnitKind::PublicInstitution,
+            "990000",
+            Some("YL-B5"),
+            None,
+            "government",
+        ));
         let districts: Vec<(String, String, String)> = self
             .b
             .regions
@@ -185,9 +237,27 @@ impl Gen {
             .collect();
         for (ci, (czh, cen)) in CITIES.iter().enumerate() {
             let city = format!("99{:02}00", ci + 1);
-            out.push(self.unit(format!("C{:02}-CAC", ci + 1), format!("{czh}市委网信办"), format!("{cen} Cyberspace Affairs Office"), UnitKind::PartyGovernment, &city, Some("YL-CAC"), Some(&city), "government"));
+            out.push(self.unit(
+                format!("C{:02}-CAC", ci + 1),
+                format!("{czh}市委网信办"),
+                format!("{cen} Cyberspace Affairs Office"),
+                UnitKind::PartyGovernment,
+                &city,
+                Some("YL-CAC"),
+                Some(&city),
+                "government",
+            ));
             for (bi, (zh, en, sector)) in BUREAUS.iter().enumerate() {
-                out.push(self.unit(format!("C{:02}-B{bi}", ci + 1), format!("{czh}市{zh}"), format!("{cen} {en}"), UnitKind::PartyGovernment, &city, Some(&format!("YL-B{bi}")), None, sector));
+                out.push(self.unit(
+                    format!("C{:02}-B{bi}", ci + 1),
+                    format!("{czh}市{zh}"),
+                    format!("{cen} {en}"),
+                    UnitKind::PartyGovernment,
+                    &city,
+                    Some(&format!("YL-B{bi}")),
+                    None,
+                    sector,
+                ));
             }
         }
         let mut n = 0usize;
@@ -203,28 +273,108 @@ impl Gen {
             let c = format!("U{n:05}");
             let unit = match pick {
                 0..=29 => {
-                    let (lvl, lvl_en) = [("小学", "Primary School"), ("中学", "Middle School"), ("职业技术学校", "Vocational School")][n % 3];
-                    self.unit(c, format!("{czh}市{dzh}第{}{lvl}", n % 40 + 1), format!("{den} No.{} {lvl_en}", n % 40 + 1), UnitKind::School, &region, Some(&sup(0)), None, "education")
+                    let (lvl, lvl_en) =
+                        [("小学", "Primary School"), ("中学", "Middle School"), ("职业技术学校", "Vocational School")][n % 3];
+                    self.unit(
+                        c,
+                        format!("{czh}市{dzh}第{}{lvl}", n % 40 + 1),
+                        format!("{den} No.{} {lvl_en}", n % 40 + 1),
+                        UnitKind::School,
+                        &region,
+                        Some(&sup(0)),
+                        None,
+                        "education",
+                    )
                 }
                 30..=44 => {
-                    let (h, h_en) = [("人民医院", "People's Hospital"), ("中医院", "TCM Hospital"), ("妇幼保健院", "Maternal and Child Hospital"), ("社区卫生服务中心", "Community Health Centre")][n % 4];
-                    self.unit(c, format!("{czh}市{dzh}{h}（{n}）"), format!("{den} {h_en} ({n})"), UnitKind::Hospital, &region, Some(&sup(1)), None, "health")
+                    let (h, h_en) = [
+                        ("人民医院", "People's Hospital"),
+                        ("中医院", "TCM Hospital"),
+                        ("妇幼保健院", "Maternal and Child Hospital"),
+                        ("社区卫生服务中心", "Community Health Centre"),
+                    ][n % 4];
+                    self.unit(
+                        c,
+                        format!("{czh}市{dzh}{h}（{n}）"),
+                        format!("{den} {h_en} ({n})"),
+                        UnitKind::Hospital,
+                        &region,
+                        Some(&sup(1)),
+                        None,
+                        "health",
+                    )
                 }
                 45..=69 => {
-                    let (o, o_en) = [("人民政府办公室", "Government Office"), ("市场监督管理局", "Market Regulation Bureau"), ("人力资源和社会保障局", "Human Resources Bureau"), ("公安分局", "Public Security Sub-bureau"), ("财政局", "Finance Bureau")][n % 5];
-                    self.unit(c, format!("{czh}市{dzh}{o}（{n}）"), format!("{den} {o_en} ({n})"), UnitKind::PartyGovernment, &region, Some(&sup(5)), None, "government")
+                    let (o, o_en) = [
+                        ("人民政府办公室", "Government Office"),
+                        ("市场监督管理局", "Market Regulation Bureau"),
+                        ("人力资源和社会保障局", "Human Resources Bureau"),
+                        ("公安分局", "Public Security Sub-bureau"),
+                        ("财政局", "Finance Bureau"),
+                    ][n % 5];
+                    self.unit(
+                        c,
+                        format!("{czh}市{dzh}{o}（{n}）"),
+                        format!("{den} {o_en} ({n})"),
+                        UnitKind::PartyGovernment,
+                        &region,
+                        Some(&sup(5)),
+                        None,
+                        "government",
+                    )
                 }
                 70..=79 => {
-                    let (o, o_en) = [("档案馆", "Archives"), ("图书馆", "Library"), ("疾病预防控制中心", "CDC"), ("住房公积金中心", "Housing Fund Centre")][n % 4];
-                    self.unit(c, format!("{czh}市{dzh}{o}（{n}）"), format!("{den} {o_en} ({n})"), UnitKind::PublicInstitution, &region, Some(&sup(5)), None, "government")
+                    let (o, o_en) = [
+                        ("档案馆", "Archives"),
+                        ("图书馆", "Library"),
+                        ("疾病预防控制中心", "CDC"),
+                        ("住房公积金中心", "Housing Fund Centre"),
+                    ][n % 4];
+                    self.unit(
+                        c,
+                        format!("{czh}市{dzh}{o}（{n}）"),
+                        format!("{den} {o_en} ({n})"),
+                        UnitKind::PublicInstitution,
+                        &region,
+                        Some(&sup(5)),
+                        None,
+                        "government",
+                    )
                 }
                 80..=89 => {
-                    let (o, o_en, b, s) = [("供水有限公司", "Water Supply Co.", 3, "water"), ("燃气有限公司", "Gas Co.", 4, "energy"), ("公共交通集团", "Public Transport Group", 2, "transport"), ("热力有限公司", "Heating Co.", 4, "energy")][n % 4];
-                    self.unit(c, format!("{czh}市{dzh}{o}（{n}）"), format!("{cen} {den} {o_en} ({n})"), UnitKind::StateEnterprise, &region, Some(&sup(b)), None, s)
+                    let (o, o_en, b, s) = [
+                        ("供水有限公司", "Water Supply Co.", 3, "water"),
+                        ("燃气有限公司", "Gas Co.", 4, "energy"),
+                        ("公共交通集团", "Public Transport Group", 2, "transport"),
+                        ("热力有限公司", "Heating Co.", 4, "energy"),
+                    ][n % 4];
+                    self.unit(
+                        c,
+                        format!("{czh}市{dzh}{o}（{n}）"),
+                        format!("{cen} {den} {o_en} ({n})"),
+                        UnitKind::StateEnterprise,
+                        &region,
+                        Some(&sup(b)),
+                        None,
+                        s,
+                    )
                 }
                 _ => {
-                    let (o, o_en) = [("科技有限公司", "Technology Co., Ltd."), ("网络信息有限公司", "Network Information Co., Ltd."), ("数据服务有限公司", "Data Services Co., Ltd.")][n % 3];
-                    self.unit(c, format!("{czh}{dzh}{o}（{n}）"), format!("{den} {o_en} ({n})"), UnitKind::Enterprise, &region, None, None, "enterprise")
+                    let (o, o_en) = [
+                        ("科技有限公司", "Technology Co., Ltd."),
+                        ("网络信息有限公司", "Network Information Co., Ltd."),
+                        ("数据服务有限公司", "Data Services Co., Ltd."),
+                    ][n % 3];
+                    self.unit(
+                        c,
+                        format!("{czh}{dzh}{o}（{n}）"),
+                        format!("{den} {o_en} ({n})"),
+                        UnitKind::Enterprise,
+                        &region,
+                        None,
+                        None,
+                        "enterprise",
+                    )
                 }
             };
             out.push(unit);
@@ -257,7 +407,10 @@ impl Gen {
             let (phone, email) = if unreachable {
                 (None, None)
             } else {
-                (Some(format!("+86 990 {:04} {:04}", self.rng.gen_range(0..10000), self.rng.gen_range(0..10000))), Some(format!("{}@{domain}", ["head", "soc", "it"][i])))
+                (
+                    Some(format!("+86 990 {:04} {:04}", self.rng.gen_range(0..10000), self.rng.gen_range(0..10000))),
+                    Some(format!("{}@{domain}", ["head", "soc", "it"][i])),
+                )
             };
             self.b.contacts.push((origin(), Contact { unit: unit.clone(), role, name, phone, email, pgp_key: None }));
         }
@@ -267,7 +420,15 @@ impl Gen {
         let value = AssetValue::parse(kind, value).unwrap_or_else(|e| panic!("generator produced invalid {kind} {value}: {e}"));
         self.b.assets.push((
             origin(),
-            Asset { unit: unit.clone(), value, system: system.map(str::to_string), precedence: 0, criticality, note: String::new(), valid_from: None },
+            Asset {
+                unit: unit.clone(),
+                value,
+                system: system.map(str::to_string),
+                precedence: 0,
+                criticality,
+                note: String::new(),
+                valid_from: None,
+            },
         ));
     }
 
@@ -287,7 +448,13 @@ impl Gen {
         }
         match u.kind {
             UnitKind::PartyGovernment => {
-                crit.portal_tier = Some(if u.region.as_str().ends_with("0000") { PortalTier::Provincial } else if u.region.as_str().ends_with("00") { PortalTier::Municipal } else { PortalTier::County });
+                crit.portal_tier = Some(if u.region.as_str().ends_with("0000") {
+                    PortalTier::Provincial
+                } else if u.region.as_str().ends_with("00") {
+                    PortalTier::Municipal
+                } else {
+                    PortalTier::County
+                });
             }
             UnitKind::Hospital => {
                 crit.pi_records = Some(self.rng.gen_range(10_000..2_000_000));
@@ -315,10 +482,8 @@ impl Gen {
         }
         self.push_asset(unit, AssetKind::System, &system, None, crit);
         // (kind, value, belongs to the system), deduplicated, up to n - 1.
-        let mut items: Vec<(AssetKind, String, bool)> = vec![
-            (AssetKind::Domain, format!("*.{domain}"), true),
-            (AssetKind::Url, format!("https://www.{domain}/"), true),
-        ];
+        let mut items: Vec<(AssetKind, String, bool)> =
+            vec![(AssetKind::Domain, format!("*.{domain}"), true), (AssetKind::Url, format!("https://www.{domain}/"), true)];
         for host in ["www", "mail", "oa", "vpn"] {
             items.push((AssetKind::Domain, format!("{host}.{domain}"), true));
         }
@@ -367,7 +532,13 @@ impl Gen {
         if !units.contains(&bdc) {
             return;
         }
-        self.push_asset(&bdc, AssetKind::Cidr, "198.18.0.0/15", None, Criticality { mlps_level: Some(3), mlps_filing: Some("990000-00000-03000".into()), ..Default::default() });
+        self.push_asset(
+            &bdc,
+            AssetKind::Cidr,
+            "198.18.0.0/15",
+            None,
+            Criticality { mlps_level: Some(3), mlps_filing: Some("990000-00000-03000".into()), ..Default::default() },
+        );
         self.push_asset(&bdc, AssetKind::Cidr, "203.0.113.0/24", None, Criticality::default());
         let mut tenants: Vec<&UnitCode> = units.iter().filter(|u| u.as_str().starts_with('U')).collect();
         tenants.shuffle(&mut self.rng);
@@ -463,8 +634,17 @@ pub fn corpus(seed: u64, n4: usize, n6: usize, d: usize) -> Corpus {
     let mut seen = std::collections::HashSet::new();
     let tlds = ["example", "test"];
     while domains.len() < d {
-        let zone = format!("u{}.{}.yunling.{}", rng.gen_range(0..d / 4 + 1), ["gov", "edu", "health", "corp"][rng.gen_range(0..4)], tlds[rng.gen_range(0..2)]);
-        let name = if rng.gen_bool(0.4) { format!("*.{zone}") } else { format!("{}.{zone}", ["www", "mail", "oa", "vpn", "api", "portal", "jw"][rng.gen_range(0..7)]) };
+        let zone = format!(
+            "u{}.{}.yunling.{}",
+            rng.gen_range(0..d / 4 + 1),
+            ["gov", "edu", "health", "corp"][rng.gen_range(0..4)],
+            tlds[rng.gen_range(0..2)]
+        );
+        let name = if rng.gen_bool(0.4) {
+            format!("*.{zone}")
+        } else {
+            format!("{}.{zone}", ["www", "mail", "oa", "vpn", "api", "portal", "jw"][rng.gen_range(0..7)])
+        };
         if seen.insert(name.clone()) {
             domains.push(name);
         }

@@ -82,11 +82,9 @@ pub fn validate(bundle: &Bundle, known: &Known) -> Vec<ImportError> {
         let Some(parent) = &r.parent else { continue };
         match regions.get(parent) {
             None => errs.push(ImportError::new(o, Some("parent"), format!("unknown parent region `{parent}`"))),
-            Some((plevel, _)) if plevel.child() != Some(r.level) => errs.push(ImportError::new(
-                o,
-                Some("level"),
-                format!("a {} cannot sit under the {} `{parent}`", r.level, plevel),
-            )),
+            Some((plevel, _)) if plevel.child() != Some(r.level) => {
+                errs.push(ImportError::new(o, Some("level"), format!("a {} cannot sit under the {} `{parent}`", r.level, plevel)))
+            }
             Some(_) => {}
         }
         if let Some(cycle) = find_cycle(&r.code, |c| regions.get(c).and_then(|(_, p)| p.as_ref())) {
@@ -147,7 +145,11 @@ pub fn validate(bundle: &Bundle, known: &Known) -> Vec<ImportError> {
             errs.push(ImportError::new(o, Some("unit"), format!("unknown unit `{}`", a.unit)));
         }
         if let Some(first) = seen.insert((&a.unit, &a.value), o) {
-            errs.push(ImportError::new(o, Some("value"), format!("duplicate asset `{}` for this unit (first at {first})", a.value.value())));
+            errs.push(ImportError::new(
+                o,
+                Some("value"),
+                format!("duplicate asset `{}` for this unit (first at {first})", a.value.value()),
+            ));
         }
         if let Some(s) = &a.system {
             if matches!(a.value, AssetValue::System(_)) {

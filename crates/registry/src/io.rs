@@ -344,12 +344,8 @@ pub fn to_json(bundle: &Bundle) -> serde_json::Value {
     for t in RecordType::ALL {
         let items: Vec<serde_json::Value> = rows(bundle, t)
             .map(|row| {
-                let obj: serde_json::Map<_, _> = t
-                    .columns()
-                    .iter()
-                    .zip(row)
-                    .filter_map(|(c, cell)| cell.to_json().map(|v| (c.name.to_string(), v)))
-                    .collect();
+                let obj: serde_json::Map<_, _> =
+                    t.columns().iter().zip(row).filter_map(|(c, cell)| cell.to_json().map(|v| (c.name.to_string(), v))).collect();
                 obj.into()
             })
             .collect();

@@ -93,9 +93,8 @@ pub fn plan(bundle: &Bundle, current: &Current) -> Plan {
             Some(_) => p.unchanged += 1,
         }
     }
-    let named_units = |extra: Vec<&UnitCode>| -> BTreeSet<UnitCode> {
-        bundle.units.iter().map(|(_, u)| &u.code).chain(extra).cloned().collect()
-    };
+    let named_units =
+        |extra: Vec<&UnitCode>| -> BTreeSet<UnitCode> { bundle.units.iter().map(|(_, u)| &u.code).chain(extra).cloned().collect() };
     if bundle.has_contacts {
         let mut by_unit: HashMap<&UnitCode, Vec<Contact>> = HashMap::new();
         for (_, c) in &bundle.contacts {

@@ -64,7 +64,12 @@ pub const UNIT_COLUMNS: &[Column] = &[
     col("code", true, Text, "unit key, stable across imports"),
     col("name_zh", true, Text, "Chinese name"),
     col("name_en", false, Text, "English name"),
-    col("kind", true, Text, "party_government | public_institution | state_enterprise | enterprise | school | hospital | social_organization | other"),
+    col(
+        "kind",
+        true,
+        Text,
+        "party_government | public_institution | state_enterprise | enterprise | school | hospital | social_organization | other",
+    ),
     col("region", true, Text, "territorial parent region code (属地)"),
     col("supervisor", false, Text, "code of the supervising authority unit (主管单位)"),
     col("jurisdiction", false, Text, "for authorities: the region they oversee"),
@@ -85,7 +90,12 @@ pub const CONTACT_COLUMNS: &[Column] = &[
 pub const ASSET_COLUMNS: &[Column] = &[
     col("unit", true, Text, "owning unit code"),
     col("kind", true, Text, "cidr | range | asn | domain | url | system"),
-    col("value", true, Text, "192.0.2.0/24, 192.0.2.5-192.0.2.9, AS64500, www.example.test or *.example.test, https://example.test/app, or a system name"),
+    col(
+        "value",
+        true,
+        Text,
+        "192.0.2.0/24, 192.0.2.5-192.0.2.9, AS64500, www.example.test or *.example.test, https://example.test/app, or a system name",
+    ),
     col("system", false, Text, "name of this unit's system asset this belongs to (criticality is inherited)"),
     col("precedence", false, Int, "tie-break between equally specific claims by different units: higher wins (default 0)"),
     col("mlps_level", false, Int, "等保 level 1-5"),

@@ -163,7 +163,12 @@ fn csv_and_json_round_trip() {
         U1,domain,*.school.example.test,,,,,\n\
         U1,url,https://portal.example.test/app,,,,,\n";
     let contacts = "unit,role,name,phone,email\nU1,第一责任人,张三,+86 531 0000 0000,head@school.example.test\n";
-    let d = dir_with(&[("regions.csv", REGIONS.as_bytes()), ("units.csv", UNITS.as_bytes()), ("contacts.csv", contacts.as_bytes()), ("assets.csv", assets.as_bytes())]);
+    let d = dir_with(&[
+        ("regions.csv", REGIONS.as_bytes()),
+        ("units.csv", UNITS.as_bytes()),
+        ("contacts.csv", contacts.as_bytes()),
+        ("assets.csv", assets.as_bytes()),
+    ]);
     let b = read_path(d.path(), Limits::default()).unwrap();
     assert!(validate(&b, &Known::default()).is_empty());
     let out = tempfile::tempdir().unwrap();

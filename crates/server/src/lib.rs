@@ -88,7 +88,8 @@ async fn health(State(s): State<AppState>) -> Response {
         Ok(()) => axum::Json(serde_json::json!({ "status": "ok", "registry_version": version, "index_entries": entries })).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({ "status": "unavailable", "database": "unreachable" }))).into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({ "status": "unavailable", "database": "unreachable" })))
+                .into_response()
         }
     }
 }
@@ -127,7 +128,10 @@ struct AttributeBatch {
 async fn attribute_batch(State(s): State<AppState>, Auth(p): Auth, body: Body) -> Result<Response, ApiError> {
     let batch: AttributeBatch = parse_json(&read_body(body, SMALL_BODY).await?)?;
     if batch.queries.len() > MAX_BATCH {
-        return Err(ApiError::Invalid { message: format!("at most {MAX_BATCH} queries per request, got {}", batch.queries.len()), details: vec![] });
+        return Err(ApiError::Invalid {
+            message: format!("at most {MAX_BATCH} queries per request, got {}", batch.queries.len()),
+            details: vec![],
+        });
     }
     let results = run_attribution(&s, &p, batch.queries, batch.at).await?;
     Ok(axum::Json(serde_json::json!({ "results": results })).into_response())
@@ -197,7 +201,13 @@ struct ImportParams {
 }
 
 /// A JSON registry document, or one CSV file with `?records=units` etc.
-async fn import(State(s): State<AppState>, Auth(p): Auth, Q(q): Q<ImportParams>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn import(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Q(q): Q<ImportParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     // Refuse before reading anything a caller may not write.
     p.require(shouwang_store::Perm::WriteRegistry)?;
     let bytes = read_body(body, s.max_import_bytes).await?;
@@ -223,7 +233,10 @@ async fn import(State(s): State<AppState>, Auth(p): Auth, Q(q): Q<ImportParams>,
     })?;
     let out = s.store.import(&p, &bundle, &q.reason, q.dry_run).await?;
     if !out.errors.is_empty() {
-        return Err(ApiError::Invalid { message: format!("{} record(s) rejected; nothing was applied", out.errors.len()), details: out.errors });
+        return Err(ApiError::Invalid {
+            message: format!("{} record(s) rejected; nothing was applied", out.errors.len()),
+            details: out.errors,
+        });
     }
     if out.applied {
         s.attributor.refresh().await?;

@@ -76,7 +76,13 @@ pub struct Import {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { data_dir: PathBuf::from("data"), database: Database::default(), server: Server::default(), log: Log::default(), import: Import::default() }
+        Config {
+            data_dir: PathBuf::from("data"),
+            database: Database::default(),
+            server: Server::default(),
+            log: Log::default(),
+            import: Import::default(),
+        }
     }
 }
 

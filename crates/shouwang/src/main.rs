@@ -185,7 +185,9 @@ fn init_logging(cfg: &Config, default_quiet: bool) {
 async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     match &cfg.database.url {
         Some(url) => Store::connect(url.expose(), cfg.database.max_connections).await.context("cannot open the database"),
-        None => Store::open_sqlite_dir(&cfg.data_dir).await.with_context(|| format!("cannot open the data directory {}", cfg.data_dir.display())),
+        None => Store::open_sqlite_dir(&cfg.data_dir)
+            .await
+            .with_context(|| format!("cannot open the data directory {}", cfg.data_dir.display())),
     }
 }
 
@@ -211,7 +213,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Demo(DemoCmd::Generate { out, seed, units, assets }) => {
             let b = shouwang_demo::generate(shouwang_demo::Spec { seed, units, assets });
             regio::write_csv_dir(&b, &out).with_context(|| format!("cannot write {}", out.display()))?;
-            eprintln!("wrote {} regions, {} units, {} contacts, {} assets to {}", b.regions.len(), b.units.len(), b.contacts.len(), b.assets.len(), out.display());
+            eprintln!(
+                "wrote {} regions, {} units, {} contacts, {} assets to {}",
+                b.regions.len(),
+                b.units.len(),
+                b.contacts.len(),
+                b.assets.len(),
+                out.display()
+            );
         }
         Command::Serve { listen, demo } => serve(&cfg, listen, demo).await?,
         Command::Attribute { values, at } => {
@@ -314,7 +323,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             };
             let unit = unit.map(|u| shouwang_registry::UnitCode::parse(&u)).transpose().map_err(anyhow::Error::msg)?;
             let role = Role::parse(&role)?;
-            store.create_user(&me, NewUser { display_name: name.unwrap_or_else(|| username.clone()), username: username.clone(), role, unit, password }).await?;
+            store
+                .create_user(
+                    &me,
+                    NewUser { display_name: name.unwrap_or_else(|| username.clone()), username: username.clone(), role, unit, password },
+                )
+                .await?;
             eprintln!("created user {username} ({})", role.as_str());
         }
         Command::Token(TokenCmd::Create { username, name }) => {
@@ -345,7 +359,15 @@ fn report_errors(errors: &[String]) {
 
 fn print_outcome(o: &shouwang_store::ImportOutcome) {
     let s = &o.summary;
-    let verb = if o.applied { "applied" } else if o.dry_run { "dry run, nothing applied" } else if o.errors.is_empty() { "nothing to change" } else { "rejected" };
+    let verb = if o.applied {
+        "applied"
+    } else if o.dry_run {
+        "dry run, nothing applied"
+    } else if o.errors.is_empty() {
+        "nothing to change"
+    } else {
+        "rejected"
+    };
     println!("import: {} records ({verb})", s.records);
     let list = |label: &str, items: &[String]| {
         if !items.is_empty() {
@@ -363,7 +385,10 @@ fn print_outcome(o: &shouwang_store::ImportOutcome) {
     list("claims opened", &claims(&s.claims_opened));
     list("claims ended", &claims(&s.claims_ended));
     list("assets moved", &o.moved.iter().map(|m| format!("{} {} → {}", m.value, m.from, m.to)).collect::<Vec<_>>());
-    list("overlaps", &o.overlaps.iter().map(|x| format!("{} {} / {} {} ({})", x.a_unit, x.a_asset, x.b_unit, x.b_asset, x.relation)).collect::<Vec<_>>());
+    list(
+        "overlaps",
+        &o.overlaps.iter().map(|x| format!("{} {} / {} {} ({})", x.a_unit, x.a_asset, x.b_unit, x.b_asset, x.relation)).collect::<Vec<_>>(),
+    );
     list("units unreachable", &o.unreachable_units);
     println!("  {:<24} {:>6}", "unchanged", s.unchanged);
 }
@@ -422,7 +447,13 @@ async fn seed_demo(store: &Store, addr: std::net::SocketAddr) -> anyhow::Result<
     if store.user_count().await? == 0 {
         use rand::Rng;
         let password: String = rand::thread_rng().sample_iter(rand::distributions::Alphanumeric).take(20).map(char::from).collect();
-        let user = NewUser { username: "admin".into(), display_name: "Demo administrator".into(), role: Role::CentreAdmin, unit: None, password: Some(password.clone()) };
+        let user = NewUser {
+            username: "admin".into(),
+            display_name: "Demo administrator".into(),
+            role: Role::CentreAdmin,
+            unit: None,
+            password: Some(password.clone()),
+        };
         store.create_user(&me, user).await?;
         let token = store.create_token(&me, "admin", "demo").await?;
         println!("Created user admin (centre_admin). Shown once, keep them:");

@@ -25,7 +25,9 @@ async fn health_needs_no_token_everything_else_does() {
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
     let (s, v) = body(r).await;
     assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
-    let (s, _) = body(app.get("/api/v1/units", Some("sw_0000000000000000000000000000000000000000000000000000000000000000")).send().await.unwrap()).await;
+    let (s, _) =
+        body(app.get("/api/v1/units", Some("sw_0000000000000000000000000000000000000000000000000000000000000000")).send().await.unwrap())
+            .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, v) = body(app.get("/api/v1/me", Some(&app.admin_token)).send().await.unwrap()).await;
     assert_eq!((s, v["role"].as_str()), (StatusCode::OK, Some("centre_admin")));
@@ -48,7 +50,9 @@ async fn attribute_single_batch_and_bad_requests() {
     }
     assert_eq!(v["unit"]["code"], "H1", "{v}");
     assert_eq!(v["unit"]["name_en"], "Qingchuan People's Hospital");
-    let (s, v) = body(app.post("/api/v1/attribute", t).json(&json!({"queries": ["192.0.2.1", "x.school.example", "nope"]})).send().await.unwrap()).await;
+    let (s, v) =
+        body(app.post("/api/v1/attribute", t).json(&json!({"queries": ["192.0.2.1", "x.school.example", "nope"]})).send().await.unwrap())
+            .await;
     assert_eq!(s, StatusCode::OK);
     let st: Vec<_> = v["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap().to_string()).collect();
     assert_eq!(st, ["matched", "matched", "unmatched"]);
@@ -69,7 +73,14 @@ async fn attribute_single_batch_and_bad_requests() {
     let (s, v) = body(app.post("/api/v1/attribute", t).body(huge).send().await.unwrap()).await;
     assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")));
     // Hostile strings come back as data, not errors.
-    let (s, v) = body(app.post("/api/v1/attribute", t).json(&json!({"queries": ["<script>", "\u{0000}", "a\u{202e}b.example", "%00"]})).send().await.unwrap()).await;
+    let (s, v) = body(
+        app.post("/api/v1/attribute", t)
+            .json(&json!({"queries": ["<script>", "\u{0000}", "a\u{202e}b.example", "%00"]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert!(v["results"].as_array().unwrap().iter().all(|r| r["status"] == "invalid" || r["status"] == "unmatched"), "{v}");
 }
@@ -80,33 +91,52 @@ async fn import_over_http_is_all_or_nothing_and_refreshes_the_index() {
     load(&app).await;
     let t = &app.admin_token;
     let bad = "unit,kind,value\nS1,cidr,198.51.100.0/24\nS1,cidr,10.0.0.1/8\nNOPE,cidr,203.0.113.0/24\n";
-    let r = app.post("/api/v1/registry/import?reason=api&records=assets", t).header("content-type", "text/csv").body(bad).send().await.unwrap();
+    let r =
+        app.post("/api/v1/registry/import?reason=api&records=assets", t).header("content-type", "text/csv").body(bad).send().await.unwrap();
     let (s, v) = body(r).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["error"]["details"][0], "assets.csv:3:value: `10.0.0.1/8` has host bits set; the network is `10.0.0.0/8`");
     let good = "unit,kind,value\nS1,cidr,198.51.100.0/24\n";
-    let r = app.post("/api/v1/registry/import?reason=api&records=assets&dry_run=true", t).header("content-type", "text/csv").body(good).send().await.unwrap();
+    let r = app
+        .post("/api/v1/registry/import?reason=api&records=assets&dry_run=true", t)
+        .header("content-type", "text/csv")
+        .body(good)
+        .send()
+        .await
+        .unwrap();
     let (s, v) = body(r).await;
     assert_eq!((s, v["applied"].as_bool(), v["dry_run"].as_bool()), (StatusCode::OK, Some(false), Some(true)));
     assert_eq!(v["summary"]["claims_ended"].as_array().unwrap().len(), 2, "S1's other assets would end: {v}");
-    let r = app.post("/api/v1/registry/import?reason=api&records=assets", t).header("content-type", "text/csv").body(good).send().await.unwrap();
+    let r = app
+        .post("/api/v1/registry/import?reason=api&records=assets", t)
+        .header("content-type", "text/csv")
+        .body(good)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body(r).await.1["applied"], true);
     // The index was swapped before the response: no waiting.
     let v = body(app.get("/api/v1/attribute?q=198.51.100.7", Some(t)).send().await.unwrap()).await.1;
     assert_eq!(v["unit"]["code"], "S1");
     // JSON documents too, including the deeply nested attack.
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    let (s, v) = body(app.post("/api/v1/registry/import?reason=x", t).header("content-type", "application/json").body(deep).send().await.unwrap()).await;
+    let (s, v) =
+        body(app.post("/api/v1/registry/import?reason=x", t).header("content-type", "application/json").body(deep).send().await.unwrap())
+            .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(v["error"]["details"][0].as_str().unwrap().contains("recursion limit exceeded"), "{v}");
     let export = body(app.get("/api/v1/registry/export", Some(t)).send().await.unwrap()).await.1;
     let r = app.post("/api/v1/registry/import?reason=same", t).json(&export).send().await.unwrap();
     let (s, v) = body(r).await;
     assert_eq!((s, v["applied"].as_bool()), (StatusCode::OK, Some(false)), "re-importing an export changes nothing: {v}");
-    let (s, _) = body(app.post("/api/v1/registry/import?reason=x", t).header("content-type", "text/plain").body("x").send().await.unwrap()).await;
+    let (s, _) =
+        body(app.post("/api/v1/registry/import?reason=x", t).header("content-type", "text/plain").body("x").send().await.unwrap()).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let big = "a".repeat(5 * 1024 * 1024);
-    let (s, _) = body(app.post("/api/v1/registry/import?reason=x&records=assets", t).header("content-type", "text/csv").body(big).send().await.unwrap()).await;
+    let (s, _) = body(
+        app.post("/api/v1/registry/import?reason=x&records=assets", t).header("content-type", "text/csv").body(big).send().await.unwrap(),
+    )
+    .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -125,7 +155,13 @@ async fn a_unit_token_sees_only_its_unit() {
     assert_eq!(body(app.get("/api/v1/units/H1", Some(&tok)).send().await.unwrap()).await.0, StatusCode::NOT_FOUND);
     assert_eq!(body(app.get("/api/v1/units/S1/history", Some(&tok)).send().await.unwrap()).await.0, StatusCode::OK);
     assert_eq!(body(app.get("/api/v1/audit", Some(&tok)).send().await.unwrap()).await.0, StatusCode::FORBIDDEN);
-    let r = app.post("/api/v1/registry/import?reason=x&records=assets", &tok).header("content-type", "text/csv").body("unit,kind,value\n").send().await.unwrap();
+    let r = app
+        .post("/api/v1/registry/import?reason=x&records=assets", &tok)
+        .header("content-type", "text/csv")
+        .body("unit,kind,value\n")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(body(r).await.0, StatusCode::FORBIDDEN);
     let v = body(app.get("/api/v1/attribute?q=192.0.2.200", Some(&tok)).send().await.unwrap()).await.1;
     assert_eq!(v["status"], "unmatched", "another unit's address is not disclosed: {v}");
@@ -148,7 +184,8 @@ async fn openapi_documents_exactly_the_routes_and_metrics_count_them() {
             let r = req.bearer_auth(&app.admin_token).send().await.unwrap();
             let status = r.status();
             let v: Value = r.json().await.unwrap_or(Value::Null);
-            let unrouted = status == StatusCode::METHOD_NOT_ALLOWED || v["error"]["message"].as_str().is_some_and(|m| m.starts_with("no such endpoint"));
+            let unrouted = status == StatusCode::METHOD_NOT_ALLOWED
+                || v["error"]["message"].as_str().is_some_and(|m| m.starts_with("no such endpoint"));
             assert!(!unrouted, "{method} {path} is documented but not routed ({status})");
         }
     }

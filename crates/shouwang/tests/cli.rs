@@ -16,9 +16,19 @@ fn newcomer_flow_import_attribute_show_history() {
 
     env.ok(&["registry", "import", src, "--reason", "initial load"]);
     // Arguments...
-    let r = json_lines(&env.ok(&["attribute", "192.0.2.1", "www.school.example", "https://portal.hospital.example/app/x", "nobody.test", "10.0.0.0/33"]));
+    let r = json_lines(&env.ok(&[
+        "attribute",
+        "192.0.2.1",
+        "www.school.example",
+        "https://portal.hospital.example/app/x",
+        "nobody.test",
+        "10.0.0.0/33",
+    ]));
     assert_eq!(r.len(), 5);
-    assert_eq!((r[0]["status"].as_str(), r[0]["unit"]["code"].as_str(), r[0]["match"].as_str()), (Some("matched"), Some("S1"), Some("address")));
+    assert_eq!(
+        (r[0]["status"].as_str(), r[0]["unit"]["code"].as_str(), r[0]["match"].as_str()),
+        (Some("matched"), Some("S1"), Some("address"))
+    );
     assert_eq!(r[0]["asset"]["value"], "192.0.2.0/25");
     assert_eq!(r[0]["asset"]["criticality"]["mlps_level"], 2);
     assert_eq!(r[1]["unit"]["code"], "S1");
@@ -41,7 +51,10 @@ fn newcomer_flow_import_attribute_show_history() {
     assert!(list.contains("[no reachable contact]"), "{list}");
 
     // Move the /25 from H1 to S1 in one import that names both units.
-    write_files(&env.dir.path().join("move"), &[("assets.csv", "unit,kind,value\nS1,cidr,192.0.2.0/24\nH1,url,https://portal.hospital.example/app\n")]);
+    write_files(
+        &env.dir.path().join("move"),
+        &[("assets.csv", "unit,kind,value\nS1,cidr,192.0.2.0/24\nH1,url,https://portal.hospital.example/app\n")],
+    );
     let moved = env.ok(&["registry", "import", env.dir.path().join("move").to_str().unwrap(), "--reason", "merger", "--json"]);
     let moved: serde_json::Value = serde_json::from_str(&moved).unwrap();
     assert_eq!(moved["applied"], true);

@@ -73,7 +73,10 @@ pub async fn spawn_app() -> App {
     let store = Store::open_sqlite_dir(&dir.path().join("data")).await.unwrap();
     let local = Principal::local("test");
     store
-        .create_user(&local, NewUser { username: "admin".into(), display_name: "admin".into(), role: Role::CentreAdmin, unit: None, password: None })
+        .create_user(
+            &local,
+            NewUser { username: "admin".into(), display_name: "admin".into(), role: Role::CentreAdmin, unit: None, password: None },
+        )
         .await
         .unwrap();
     let admin_token = store.create_token(&local, "admin", "test").await.unwrap();

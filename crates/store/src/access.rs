@@ -41,10 +41,9 @@ impl Role {
 
     pub fn parse(s: &str) -> Result<Role> {
         let s = s.trim().replace('-', "_");
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| StoreError::Invalid(format!("unknown role `{s}` (centre_admin, analyst, leader, unit_operator, supervisor, auditor)")))
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            StoreError::Invalid(format!("unknown role `{s}` (centre_admin, analyst, leader, unit_operator, supervisor, auditor)"))
+        })
     }
 
     /// Unit operators and supervisors act for one unit; the rest for the centre.
@@ -89,11 +88,7 @@ impl Principal {
     }
 
     pub fn require(&self, perm: Perm) -> Result<()> {
-        if self.role.allows(perm) {
-            Ok(())
-        } else {
-            Err(StoreError::Forbidden(format!("role {} may not {:?}", self.role.as_str(), perm)))
-        }
+        if self.role.allows(perm) { Ok(()) } else { Err(StoreError::Forbidden(format!("role {} may not {:?}", self.role.as_str(), perm))) }
     }
 }
 

@@ -66,11 +66,14 @@ struct Snapshot {
 /// How many past-instant indexes to keep: a batch asks about one instant.
 const PAST_CACHE: usize = 4;
 
+/// Indexes for past instants, keyed by `Store::claims_epoch`.
+type PastCache = Mutex<Vec<((i64, i64), Arc<Snapshot>)>>;
+
 /// Holds the live index and answers lookups without locking.
 pub struct Attributor {
     store: Store,
     live: ArcSwap<Snapshot>,
-    past: Mutex<Vec<((i64, i64), Arc<Snapshot>)>>,
+    past: PastCache,
 }
 
 impl Attributor {
@@ -135,7 +138,8 @@ impl Attributor {
                             }
                             None => {
                                 a.status = "unmatched";
-                                a.reason = Some(format!("no unit {} owns this {}", if at.is_some() { "then" } else { "now" }, query.kind()));
+                                a.reason =
+                                    Some(format!("no unit {} owns this {}", if at.is_some() { "then" } else { "now" }, query.kind()));
                             }
                         }
                     }
@@ -177,7 +181,8 @@ async fn build(store: &Store, at: i64) -> Result<Index<Entry>> {
             .clone();
         let base = c.system.as_deref().and_then(|s| systems.get(&(c.unit.as_str(), s)));
         let criticality = base.map_or_else(|| c.criticality.clone(), |b| c.criticality.over(b));
-        let asset = AssetView { kind: c.kind.clone(), value: c.value.clone(), system: c.system.clone(), criticality, valid_from: c.valid_from };
+        let asset =
+            AssetView { kind: c.kind.clone(), value: c.value.clone(), system: c.system.clone(), criticality, valid_from: c.valid_from };
         b.add(target, c.precedence, Entry { unit, asset });
     }
     Ok(b.build())

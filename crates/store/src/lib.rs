@@ -65,11 +65,8 @@ pub enum Backend {
 }
 
 /// Embedded migrations, applied in order, one transaction each.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    include_str!("../migrations/sqlite/0001_init.sql"),
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/postgres/0001_init.sql"))];
 
 /// The store. Cheap to clone (a pool handle).
 #[derive(Clone)]

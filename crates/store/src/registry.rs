@@ -307,15 +307,8 @@ impl Store {
         p.require(Perm::ReadRegistry)?;
         let vis = self.visibility(p).await?;
         let pattern = format!("%{}%", q.unwrap_or_default().replace(['%', '_'], ""));
-        let rows = sqlx::query(
-            "SELECT u.*,
-               (SELECT COUNT(*) FROM claims c WHERE c.unit = u.code AND c.valid_to IS NULL) AS n_assets,
-               (SELECT COUNT(*) FROM contacts k WHERE k.unit = u.code AND (k.phone IS NOT NULL OR k.email IS NOT NULL)) AS n_reach
-             FROM units u WHERE u.code LIKE $1 OR u.name_zh LIKE $1 OR u.name_en LIKE $1 ORDER BY u.code",
-        )
-        .bind(pattern)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!("{UNIT_SUMMARY_SELECT} WHERE u.code LIKE $1 OR u.name_zh LIKE $1 OR u.name_en LIKE $1 ORDER BY u.code");
+        let rows = sqlx::query(&sql).bind(pattern).fetch_all(&self.pool).await?;
         let mut out = Vec::new();
         for r in rows.iter() {
             let code: String = r.try_get("code")?;
@@ -332,16 +325,9 @@ impl Store {
         if !self.visibility(p).await?.sees(code) {
             return Err(StoreError::NotFound(format!("unit `{code}`")));
         }
-        let r = sqlx::query(
-            "SELECT u.*,
-               (SELECT COUNT(*) FROM claims c WHERE c.unit = u.code AND c.valid_to IS NULL) AS n_assets,
-               (SELECT COUNT(*) FROM contacts k WHERE k.unit = u.code AND (k.phone IS NOT NULL OR k.email IS NOT NULL)) AS n_reach
-             FROM units u WHERE u.code = $1",
-        )
-        .bind(code)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("unit `{code}`")))?;
+        let sql = format!("{UNIT_SUMMARY_SELECT} WHERE u.code = $1");
+        let r =
+            sqlx::query(&sql).bind(code).fetch_optional(&self.pool).await?.ok_or_else(|| StoreError::NotFound(format!("unit `{code}`")))?;
         let contacts = sqlx::query("SELECT * FROM contacts WHERE unit = $1 ORDER BY role, name")
             .bind(code)
             .fetch_all(&self.pool)
@@ -410,6 +396,12 @@ impl Store {
         Ok(overlap_reports(&assets).into_iter().filter(|o| vis.sees(&o.a_unit) && vis.sees(&o.b_unit)).collect())
     }
 }
+
+/// A unit with its open-claim count and reachable-contact count, for [`summary_from_row`].
+const UNIT_SUMMARY_SELECT: &str = "SELECT u.*,
+    (SELECT COUNT(*) FROM claims c WHERE c.unit = u.code AND c.valid_to IS NULL) AS n_assets,
+    (SELECT COUNT(*) FROM contacts k WHERE k.unit = u.code AND (k.phone IS NOT NULL OR k.email IS NOT NULL)) AS n_reach
+    FROM units u";
 
 fn summary_from_row(r: &AnyRow) -> Result<UnitSummary> {
     Ok(UnitSummary {
@@ -523,14 +515,8 @@ async fn apply(tx: &mut Tx<'_>, p: &Principal, plan: &reg::Plan, current: &Curre
 /// The open claims after applying `plan`, reported pairwise where two units overlap.
 fn overlaps_after(current: &Current, plan: &reg::Plan) -> Vec<OverlapReport> {
     let ended: std::collections::HashSet<(&UnitCode, &AssetValue)> = plan.claims_ended.iter().map(|(u, v)| (u, v)).collect();
-    let assets: Vec<reg::Asset> = current
-        .assets
-        .values()
-        .flatten()
-        .filter(|a| !ended.contains(&(&a.unit, &a.value)))
-        .chain(&plan.claims_opened)
-        .cloned()
-        .collect();
+    let assets: Vec<reg::Asset> =
+        current.assets.values().flatten().filter(|a| !ended.contains(&(&a.unit, &a.value))).chain(&plan.claims_opened).cloned().collect();
     overlap_reports(&assets)
 }
 

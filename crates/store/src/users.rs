@@ -4,9 +4,9 @@
 //! shown once; only their SHA-256 is stored, which is enough for a secret
 //! with that much entropy and keeps per-request checks cheap.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use shouwang_registry::UnitCode;
@@ -29,7 +29,11 @@ pub struct NewUser {
 impl std::fmt::Debug for NewUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the password.
-        f.debug_struct("NewUser").field("username", &self.username).field("role", &self.role).field("unit", &self.unit).finish_non_exhaustive()
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("unit", &self.unit)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,7 +111,8 @@ impl Store {
                 return Err(StoreError::Invalid(format!("unknown unit `{unit}`")));
             }
         }
-        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username = $1").bind(&u.username).fetch_one(&mut *tx).await?;
+        let exists: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username = $1").bind(&u.username).fetch_one(&mut *tx).await?;
         if exists > 0 {
             return Err(StoreError::Conflict(format!("user `{}` exists", u.username)));
         }
@@ -127,7 +132,8 @@ impl Store {
     }
 
     async fn principal_of(&self, user_id: i64) -> Result<Option<Principal>> {
-        let Some(r) = sqlx::query("SELECT username, role, unit, disabled FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?
+        let Some(r) =
+            sqlx::query("SELECT username, role, unit, disabled FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?
         else {
             return Ok(None);
         };
@@ -201,7 +207,8 @@ impl Store {
     /// The newest audit entries, newest first.
     pub async fn audit_entries(&self, p: &Principal, limit: i64) -> Result<Vec<AuditEntry>> {
         p.require(Perm::ReadAudit)?;
-        let rows = sqlx::query("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1").bind(limit.clamp(1, 10_000)).fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1").bind(limit.clamp(1, 10_000)).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 let detail: String = r.try_get("detail")?;

@@ -70,7 +70,7 @@ pub async fn demo_import_then_attribute(store: &Store) {
             reg::AssetValue::Target(shouwang_attribution::Target::Domain(d)) => format!("x.{}", d.name),
             _ => continue,
         };
-        let r = att.attribute(&admin(), &[q.clone()], None).await.unwrap().remove(0);
+        let r = att.attribute(&admin(), std::slice::from_ref(&q), None).await.unwrap().remove(0);
         assert_eq!(r.status, "matched", "{q}");
         checked += 1;
         if a.precedence == 0 && !q.starts_with("x.") {
@@ -144,7 +144,17 @@ pub async fn moved_asset_keeps_history_and_answers_as_of(store: &Store) {
     assert_eq!(out.overlaps.len(), 1, "two units claim the same /24");
     assert_eq!(out.overlaps[0].winner, None, "equal precedence is a tie to resolve");
     // One import naming both units (H1 through units.csv) moves the block.
-    let b = read_csv(&[("assets.csv", "unit,kind,value\nH2,cidr,198.51.100.0/24\n"), ("units.csv", &UNITS.lines().filter(|l| !l.starts_with("H2") && !l.starts_with("EDU") && !l.starts_with("C1") && !l.starts_with('S')).collect::<Vec<_>>().join("\n"))]);
+    let b = read_csv(&[
+        ("assets.csv", "unit,kind,value\nH2,cidr,198.51.100.0/24\n"),
+        (
+            "units.csv",
+            &UNITS
+                .lines()
+                .filter(|l| !l.starts_with("H2") && !l.starts_with("EDU") && !l.starts_with("C1") && !l.starts_with('S'))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+    ]);
     let out = store.import(&admin(), &b, "transfer to H2", false).await.unwrap();
     assert!(out.applied, "{:?}", out.errors);
     assert_eq!(out.moved.len(), 1);
@@ -175,7 +185,12 @@ pub async fn invalid_import_applies_nothing(store: &Store) {
 
 pub async fn tenancy_is_enforced_in_the_store(store: &Store) {
     base(store).await;
-    import_assets(store, "unit,kind,value\nS1,cidr,192.0.2.0/26\nS2,cidr,192.0.2.64/26\nH1,cidr,192.0.2.128/26\nH2,cidr,192.0.2.192/26\n", "alloc").await;
+    import_assets(
+        store,
+        "unit,kind,value\nS1,cidr,192.0.2.0/26\nS2,cidr,192.0.2.64/26\nH1,cidr,192.0.2.128/26\nH2,cidr,192.0.2.192/26\n",
+        "alloc",
+    )
+    .await;
     let unit = |role, u: &str| Principal { username: format!("{u}-user"), role, unit: Some(UnitCode::parse(u).unwrap()) };
     let codes = |v: Vec<shouwang_store::UnitSummary>| v.into_iter().map(|u| u.code).collect::<Vec<_>>();
     // A unit sees only itself.
