@@ -1,166 +1,21 @@
 //! `shouwang`: the binary. It parses arguments and configuration, opens the
 //! store, and hands off to the library crates; no domain logic lives here.
 
+mod cli;
 mod config;
+mod lines;
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser;
+use cli::*;
 use shouwang_registry::io::{self as regio, Limits};
 use shouwang_store::{Attributor, NewUser, Principal, Role, Store};
 
 use config::{Config, LogFormat};
-
-#[derive(Parser)]
-#[command(name = "shouwang", version, about = "守望 Shouwang: registry, attribution and response for a cybersecurity coordination centre")]
-struct Cli {
-    /// Config file (default: ./shouwang.toml if it exists). SHOUWANG_* variables override it.
-    #[arg(short, long, global = true)]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the HTTP API.
-    Serve {
-        /// Address to listen on (overrides config).
-        #[arg(long)]
-        listen: Option<std::net::SocketAddr>,
-        /// On an empty registry: load the demo region and create an admin user and token.
-        #[arg(long)]
-        demo: bool,
-    },
-    /// Who owns an address, domain, URL, email address or AS number. One JSON object per line.
-    Attribute {
-        /// Values to look up; without any, reads one per line from stdin.
-        values: Vec<String>,
-        /// Answer as of this RFC 3339 instant instead of now.
-        #[arg(long)]
-        at: Option<jiff::Timestamp>,
-    },
-    /// Registry import, export and checks.
-    #[command(subcommand)]
-    Registry(RegistryCmd),
-    /// Units: list, show, history.
-    #[command(subcommand)]
-    Units(UnitsCmd),
-    /// Users.
-    #[command(subcommand)]
-    User(UserCmd),
-    /// API tokens.
-    #[command(subcommand)]
-    Token(TokenCmd),
-    /// The newest audit entries, as JSON lines.
-    Audit {
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
-    },
-    /// The demo region generator.
-    #[command(subcommand)]
-    Demo(DemoCmd),
-    /// Print the example configuration with every key documented.
-    ConfigExample,
-}
-
-#[derive(Subcommand)]
-enum RegistryCmd {
-    /// Import a JSON document, one CSV file, or a directory of CSV files. All or nothing.
-    Import {
-        path: PathBuf,
-        /// Why: recorded with every change this import makes.
-        #[arg(long)]
-        reason: String,
-        /// Show what would change; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print the outcome as JSON instead of a summary.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Export the registry as CSV files (a directory) or one JSON document.
-    Export {
-        #[arg(long, value_enum, default_value_t = Format::Json)]
-        format: Format,
-        /// Directory for CSV; file for JSON (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Claims by different units that overlap, and who wins. JSON lines.
-    Overlaps,
-    /// Print the column reference of the CSV and JSON formats (Markdown).
-    Schema,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Csv,
-    Json,
-}
-
-#[derive(Subcommand)]
-enum UnitsCmd {
-    List {
-        /// Substring of code or name.
-        #[arg(long)]
-        query: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
-    },
-    Show {
-        code: String,
-    },
-    History {
-        code: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum UserCmd {
-    /// Create a user. Unit operators and supervisors need --unit.
-    Add {
-        username: String,
-        #[arg(long)]
-        role: String,
-        #[arg(long)]
-        unit: Option<String>,
-        #[arg(long)]
-        name: Option<String>,
-        /// Read a password from the first line of stdin (otherwise: token-only user).
-        #[arg(long)]
-        password_stdin: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum TokenCmd {
-    /// Issue an API token; it is printed once and stored only as a hash.
-    Create {
-        username: String,
-        #[arg(long, default_value = "cli")]
-        name: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum DemoCmd {
-    /// Write the demo region as CSV files into a directory.
-    Generate {
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = 2026)]
-        seed: u64,
-        #[arg(long, default_value_t = 2000)]
-        units: usize,
-        #[arg(long, default_value_t = 50_000)]
-        assets: usize,
-    },
-}
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -224,31 +79,13 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Serve { listen, demo } => serve(&cfg, listen, demo).await?,
         Command::Attribute { values, at } => {
-            let store = open_store(&cfg).await?;
-            let att = Attributor::new(store).await?;
+            let att = Attributor::new(open_store(&cfg).await?).await?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            if !values.is_empty() {
-                for r in att.attribute(&me, &values, at).await? {
-                    print_json_line(&mut out, &r)?;
-                }
+            if values.is_empty() {
+                attribute_stdin(&att, &me, at, &mut out).await?;
             } else {
-                let mut batch = Vec::with_capacity(4096);
-                let stdin = std::io::stdin();
-                for line in stdin.lock().lines() {
-                    let line = line.context("stdin is not UTF-8 text")?;
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    batch.push(line);
-                    if batch.len() == 4096 {
-                        for r in att.attribute(&me, &batch, at).await? {
-                            print_json_line(&mut out, &r)?;
-                        }
-                        batch.clear();
-                    }
-                }
-                for r in att.attribute(&me, &batch, at).await? {
+                for r in att.attribute(&me, &values, at).await? {
                     print_json_line(&mut out, &r)?;
                 }
             }
@@ -344,6 +181,44 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
     }
     Ok(ok)
+}
+
+/// Longest line `shouwang attribute` accepts on stdin (a URL can be long).
+const MAX_LINE: usize = 8192;
+
+/// One JSON line per input line, in order, batched for the index; lines
+/// that are not UTF-8 or too long are answered `invalid`, and the run goes on.
+async fn attribute_stdin(att: &Attributor, me: &Principal, at: Option<jiff::Timestamp>, out: &mut impl Write) -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut batch: Vec<lines::Line> = Vec::with_capacity(4096);
+    let mut number = 0u64;
+    loop {
+        number += 1;
+        let line = lines::next_line(&mut input, MAX_LINE, number).context("cannot read stdin")?;
+        let done = line.is_none();
+        match line {
+            Some(lines::Line::Text(t)) if t.trim().is_empty() => {}
+            Some(l) => batch.push(l),
+            None => {}
+        }
+        if batch.len() == 4096 || (done && !batch.is_empty()) {
+            let texts: Vec<String> =
+                batch.iter().filter_map(|l| if let lines::Line::Text(t) = l { Some(t.clone()) } else { None }).collect();
+            let mut answers = att.attribute(me, &texts, at).await?.into_iter();
+            for l in batch.drain(..) {
+                match l {
+                    lines::Line::Text(_) => print_json_line(out, &answers.next().expect("one answer per query"))?,
+                    lines::Line::Rejected { preview, reason } => {
+                        print_json_line(out, &serde_json::json!({ "query": preview, "status": "invalid", "reason": reason }))?
+                    }
+                }
+            }
+        }
+        if done {
+            return Ok(());
+        }
+    }
 }
 
 fn report_errors(errors: &[String]) {

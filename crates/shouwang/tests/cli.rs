@@ -43,6 +43,17 @@ fn newcomer_flow_import_attribute_show_history() {
     let r = json_lines(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(r.iter().map(|x| x["status"].as_str().unwrap()).collect::<Vec<_>>(), ["matched", "matched", "unmatched"]);
     assert_eq!(r[1]["type"], "email");
+    // Hostile stdin: a non-UTF-8 line and a 100 kB line are answered
+    // `invalid` in place; the lines around them still go through.
+    let mut input = b"192.0.2.1\n\xc7\xe0\xb4\xa8.example\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 100_000));
+    input.extend(b"\nwww.school.example\n");
+    let out = env.run_bytes(&["attribute"], &input);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = json_lines(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(r.iter().map(|x| x["status"].as_str().unwrap()).collect::<Vec<_>>(), ["matched", "invalid", "invalid", "matched"]);
+    assert_eq!(r[1]["reason"], "line 2 is not valid UTF-8 (bad byte at offset 0)");
+    assert_eq!(r[2]["reason"], "line 3 is longer than 8192 bytes");
 
     let show: serde_json::Value = serde_json::from_str(&env.ok(&["units", "show", "H1"])).unwrap();
     assert_eq!(show["assets"].as_array().unwrap().len(), 2);

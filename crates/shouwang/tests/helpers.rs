@@ -21,6 +21,11 @@ impl Env {
 
     /// Runs `shouwang ARGS` with this environment's data dir.
     pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        self.run_bytes(args, stdin.unwrap_or_default().as_bytes())
+    }
+
+    /// Runs with raw bytes on stdin (for input that is not UTF-8).
+    pub fn run_bytes(&self, args: &[&str], stdin: &[u8]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_shouwang"));
         cmd.args(args)
             .current_dir(self.dir.path())
@@ -33,9 +38,7 @@ impl Env {
         {
             use std::io::Write;
             let mut pipe = child.stdin.take().unwrap();
-            if let Some(s) = stdin {
-                pipe.write_all(s.as_bytes()).unwrap();
-            }
+            pipe.write_all(stdin).unwrap();
         }
         child.wait_with_output().unwrap()
     }

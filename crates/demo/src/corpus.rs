@@ -1,0 +1,87 @@
+//! Benchmark corpora: prefixes and domains at the scale of the speed
+//! targets, shaped like registry data, from the same documentation spaces.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// A benchmark corpus: `n` IPv4 prefixes with the registry's length mix
+/// (/16–/32, most /24–/30), `n6` IPv6 prefixes (/32–/64 and hosts), and `d`
+/// domains (zones and hosts). Returned as targets with entry numbers.
+pub struct Corpus {
+    pub v4: Vec<(u32, u8)>,
+    /// Scattered: lengths /32–/128 at random places in 2001:db8::/32, the
+    /// worst case for a trie (no two prefixes share a path below ~/50).
+    pub v6: Vec<(u128, u8)>,
+    /// Registry-shaped: units hold a /48 and list /56s, /64s and hosts in it.
+    pub v6_sites: Vec<(u128, u8)>,
+    pub domains: Vec<String>,
+}
+
+pub fn corpus(seed: u64, n4: usize, n6: usize, d: usize) -> Corpus {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut seen4 = std::collections::HashSet::new();
+    let mut v4 = Vec::with_capacity(n4);
+    // Prefixes cluster in allocation blocks, as registries do: pick a /16
+    // from the benchmark spaces, then a length.
+    let bases: [(u32, u8); 5] = [(0x0a00_0000, 8), (0xc612_0000, 15), (0xc000_0200, 24), (0xc633_6400, 24), (0xcb00_7100, 24)];
+    while v4.len() < n4 {
+        let (base, blen) = bases[if rng.gen_bool(0.97) { 0 } else { rng.gen_range(1..5) }];
+        let len: u8 = match rng.gen_range(0..100) {
+            0..=4 => rng.gen_range(16..=23),
+            5..=44 => 24,
+            45..=74 => rng.gen_range(25..=29),
+            _ => rng.gen_range(30..=32),
+        };
+        let len = len.max(blen);
+        let host_mask = if len == 32 { 0 } else { u32::MAX >> len };
+        let net_mask = if blen == 0 { 0 } else { u32::MAX << (32 - blen) };
+        let addr = (base & net_mask) | (rng.r#gen::<u32>() & !net_mask & !host_mask);
+        if seen4.insert((addr, len)) {
+            v4.push((addr, len));
+        }
+    }
+    let mut seen6 = std::collections::HashSet::new();
+    let mut v6 = Vec::with_capacity(n6);
+    while v6.len() < n6 {
+        let len: u8 = [32, 40, 48, 48, 56, 64, 64, 64, 64, 128][rng.gen_range(0..10)];
+        let base = 0x2001_0db8_u128 << 96;
+        let host_mask = if len == 128 { 0 } else { u128::MAX >> len };
+        let addr = base | (rng.r#gen::<u128>() & (u128::MAX >> 32) & !host_mask);
+        if seen6.insert((addr, len)) {
+            v6.push((addr, len));
+        }
+    }
+    let mut v6_sites = Vec::with_capacity(n6);
+    let mut seen = std::collections::HashSet::new();
+    while v6_sites.len() < n6 {
+        let site = (0x2001_0db8_u128 << 96) | (u128::from(rng.gen_range(0u32..n6 as u32 / 50 + 1)) << 80);
+        let (len, bits): (u8, u128) = match rng.gen_range(0..10) {
+            0..=1 => (56, u128::from(rng.r#gen::<u8>()) << 72),
+            2..=8 => (64, u128::from(rng.r#gen::<u16>()) << 64),
+            _ => (128, (u128::from(rng.r#gen::<u16>()) << 64) | u128::from(rng.r#gen::<u16>())),
+        };
+        if seen.insert((site | bits, len)) {
+            v6_sites.push((site | bits, len));
+        }
+    }
+    let mut domains = Vec::with_capacity(d);
+    let mut seen = std::collections::HashSet::new();
+    let tlds = ["example", "test"];
+    while domains.len() < d {
+        let zone = format!(
+            "u{}.{}.yunling.{}",
+            rng.gen_range(0..d / 4 + 1),
+            ["gov", "edu", "health", "corp"][rng.gen_range(0..4)],
+            tlds[rng.gen_range(0..2)]
+        );
+        let name = if rng.gen_bool(0.4) {
+            format!("*.{zone}")
+        } else {
+            format!("{}.{zone}", ["www", "mail", "oa", "vpn", "api", "portal", "jw"][rng.gen_range(0..7)])
+        };
+        if seen.insert(name.clone()) {
+            domains.push(name);
+        }
+    }
+    Corpus { v4, v6, v6_sites, domains }
+}

@@ -1,0 +1,152 @@
+//! The command line: every subcommand and flag, with its help text.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "shouwang", version, about = "守望 Shouwang: registry, attribution and response for a cybersecurity coordination centre")]
+pub struct Cli {
+    /// Config file (default: ./shouwang.toml if it exists). SHOUWANG_* variables override it.
+    #[arg(short, long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP API.
+    Serve {
+        /// Address to listen on (overrides config).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// On an empty registry: load the demo region and create an admin user and token.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Who owns an address, domain, URL, email address or AS number. One JSON object per line.
+    Attribute {
+        /// Values to look up; without any, reads one per line from stdin.
+        values: Vec<String>,
+        /// Answer as of this RFC 3339 instant instead of now.
+        #[arg(long)]
+        at: Option<jiff::Timestamp>,
+    },
+    /// Registry import, export and checks.
+    #[command(subcommand)]
+    Registry(RegistryCmd),
+    /// Units: list, show, history.
+    #[command(subcommand)]
+    Units(UnitsCmd),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// The newest audit entries, as JSON lines.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// The demo region generator.
+    #[command(subcommand)]
+    Demo(DemoCmd),
+    /// Print the example configuration with every key documented.
+    ConfigExample,
+}
+
+#[derive(Subcommand)]
+pub enum RegistryCmd {
+    /// Import a JSON document, one CSV file, or a directory of CSV files. All or nothing.
+    Import {
+        path: PathBuf,
+        /// Why: recorded with every change this import makes.
+        #[arg(long)]
+        reason: String,
+        /// Show what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the outcome as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the registry as CSV files (a directory) or one JSON document.
+    Export {
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+        /// Directory for CSV; file for JSON (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Claims by different units that overlap, and who wins. JSON lines.
+    Overlaps,
+    /// Print the column reference of the CSV and JSON formats (Markdown).
+    Schema,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum UnitsCmd {
+    List {
+        /// Substring of code or name.
+        #[arg(long)]
+        query: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    Show {
+        code: String,
+    },
+    History {
+        code: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Create a user. Unit operators and supervisors need --unit.
+    Add {
+        username: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Read a password from the first line of stdin (otherwise: token-only user).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCmd {
+    /// Issue an API token; it is printed once and stored only as a hash.
+    Create {
+        username: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DemoCmd {
+    /// Write the demo region as CSV files into a directory.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        #[arg(long, default_value_t = 2000)]
+        units: usize,
+        #[arg(long, default_value_t = 50_000)]
+        assets: usize,
+    },
+}
