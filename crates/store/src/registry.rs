@@ -235,6 +235,10 @@ impl Store {
             return Err(StoreError::Invalid("an import needs a reason (who asked for it, and why)".into()));
         }
         let mut tx = self.pool.begin().await?;
+        // Write first: this takes the row lock (PostgreSQL) or the write
+        // lock (SQLite) before reading, so concurrent imports run one after
+        // the other and each plans against what the previous one committed.
+        sqlx::query("UPDATE meta SET value = value WHERE key = 'registry_version'").execute(&mut *tx).await?;
         let current = load_current(&mut tx).await?;
         let mut out = ImportOutcome { dry_run, ..Default::default() };
         out.summary.records = bundle.record_count();

@@ -70,4 +70,5 @@ store_tests!(
     tokens_and_passwords,
     history_and_audit_cannot_be_rewritten,
     overlaps_report_winner,
+    concurrent_imports_serialize,
 );

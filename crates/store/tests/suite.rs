@@ -293,3 +293,29 @@ pub async fn overlaps_report_winner(store: &Store) {
     assert_eq!(who(&att, &admin(), "10.0.1.1", None).await.as_deref(), Some("S2"));
     assert_eq!(who(&att, &admin(), "10.0.2.1", None).await.as_deref(), Some("S1"));
 }
+
+pub async fn concurrent_imports_serialize(store: &Store) {
+    base(store).await;
+    let b = read_csv(&[("assets.csv", "unit,kind,value\nS1,cidr,192.0.2.0/26\nS1,domain,*.s1.example\n")]);
+    // Three tasks on the multi-threaded runtime, released together.
+    let b = std::sync::Arc::new(b);
+    let gate = std::sync::Arc::new(tokio::sync::Barrier::new(3));
+    let tasks: Vec<_> = ["first", "second", "third"]
+        .into_iter()
+        .map(|reason| {
+            let (store, b, gate) = (store.clone(), b.clone(), gate.clone());
+            tokio::spawn(async move {
+                gate.wait().await;
+                store.import(&admin(), &b, reason, false).await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap().expect("every import succeeds: later ones wait, then find nothing to do"));
+    }
+    let applied = outcomes.iter().filter(|o| o.applied).count();
+    assert_eq!(applied, 1, "the later imports see the first one's claims and change nothing");
+    let hist = store.unit_history(&admin(), "S1").await.unwrap();
+    assert_eq!(hist.len(), 2, "one claim per asset, no duplicates: {hist:?}");
+}

@@ -61,6 +61,8 @@ CREATE TABLE claims (
     ended_at BIGINT
 );
 CREATE INDEX claims_unit ON claims (unit, valid_to);
+-- A unit holds an asset at most once at a time, whatever races above.
+CREATE UNIQUE INDEX claims_one_open ON claims (unit, kind, value) WHERE valid_to IS NULL;
 CREATE INDEX claims_value ON claims (kind, value);
 
 CREATE TRIGGER claims_no_delete BEFORE DELETE ON claims
