@@ -23,7 +23,8 @@ pub struct ImportOutcome {
     pub summary: ImportSummary,
     /// Assets whose claim ends at one unit and opens at another.
     pub moved: Vec<Moved>,
-    /// Address space or keys claimed by two different units after the import.
+    /// Overlaps between units that involve a claim this import opens
+    /// (`shouwang registry overlaps` lists all current ones).
     pub overlaps: Vec<OverlapReport>,
     /// Units named by the import that have no contact with a phone or email.
     pub unreachable_units: Vec<String>,
@@ -516,12 +517,15 @@ async fn apply(tx: &mut Tx<'_>, p: &Principal, plan: &reg::Plan, current: &Curre
     Ok(())
 }
 
-/// The open claims after applying `plan`, reported pairwise where two units overlap.
+/// Overlaps between units after applying `plan` that involve a claim it opens.
 fn overlaps_after(current: &Current, plan: &reg::Plan) -> Vec<OverlapReport> {
     let ended: std::collections::HashSet<(&UnitCode, &AssetValue)> = plan.claims_ended.iter().map(|(u, v)| (u, v)).collect();
     let assets: Vec<reg::Asset> =
         current.assets.values().flatten().filter(|a| !ended.contains(&(&a.unit, &a.value))).chain(&plan.claims_opened).cloned().collect();
-    overlap_reports(&assets)
+    let opened: std::collections::HashSet<(String, String)> =
+        plan.claims_opened.iter().map(|a| (a.unit.to_string(), a.value.value())).collect();
+    let new = |unit: &String, asset: &String| opened.contains(&(unit.clone(), asset.clone()));
+    overlap_reports(&assets).into_iter().filter(|o| new(&o.a_unit, &o.a_asset) || new(&o.b_unit, &o.b_asset)).collect()
 }
 
 pub(crate) fn overlap_reports(assets: &[reg::Asset]) -> Vec<OverlapReport> {

@@ -282,16 +282,22 @@ pub async fn overlaps_report_winner(store: &Store) {
     )
     .await;
     assert!(out.applied);
+    assert_eq!(out.overlaps.len(), 2, "{:?}", out.overlaps);
+    // A later import reports only the overlaps it creates.
+    let out = import_assets(store, "unit,kind,value,precedence\nH1,domain,*.shared.example,5\nH1,cidr,10.0.2.0/24,0\n", "more").await;
+    assert_eq!(out.overlaps.len(), 1, "only H1's new /24 inside S1's /16: {:?}", out.overlaps);
+    assert_eq!(out.overlaps[0].b_asset, "10.0.2.0/24");
     let o = store.overlaps(&admin()).await.unwrap();
-    assert_eq!(o.len(), 2, "{o:?}");
-    let nested = o.iter().find(|x| x.relation == "nested").unwrap();
+    assert_eq!(o.len(), 3, "{o:?}");
+    let nested = o.iter().find(|x| x.relation == "nested" && x.b_unit == "S2").unwrap();
     assert_eq!((nested.a_unit.as_str(), nested.winner.as_deref()), ("S1", Some("S2")));
     let equal = o.iter().find(|x| x.relation == "equal").unwrap();
     assert_eq!(equal.winner.as_deref(), Some("H1"));
     let att = Attributor::new(store.clone()).await.unwrap();
     assert_eq!(who(&att, &admin(), "www.shared.example", None).await.as_deref(), Some("H1"));
     assert_eq!(who(&att, &admin(), "10.0.1.1", None).await.as_deref(), Some("S2"));
-    assert_eq!(who(&att, &admin(), "10.0.2.1", None).await.as_deref(), Some("S1"));
+    assert_eq!(who(&att, &admin(), "10.0.2.1", None).await.as_deref(), Some("H1"));
+    assert_eq!(who(&att, &admin(), "10.0.3.1", None).await.as_deref(), Some("S1"));
 }
 
 pub async fn concurrent_imports_serialize(store: &Store) {
