@@ -124,6 +124,12 @@ pub enum UserCmd {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Disable a user: their password and every token stop working at once.
+    Disable {
+        username: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -133,6 +139,14 @@ pub enum TokenCmd {
         username: String,
         #[arg(long, default_value = "cli")]
         name: String,
+    },
+    /// List a user's tokens (ids and names; secrets are never stored).
+    List { username: String },
+    /// Revoke a token by id: the next request with it gets 401.
+    Revoke {
+        id: i64,
+        #[arg(long)]
+        reason: String,
     },
 }
 

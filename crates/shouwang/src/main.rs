@@ -168,9 +168,25 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 .await?;
             eprintln!("created user {username} ({})", role.as_str());
         }
-        Command::Token(TokenCmd::Create { username, name }) => {
+        Command::Token(cmd) => {
             let store = open_store(&cfg).await?;
-            println!("{}", store.create_token(&me, &username, &name).await?);
+            match cmd {
+                TokenCmd::Create { username, name } => println!("{}", store.create_token(&me, &username, &name).await?),
+                TokenCmd::List { username } => {
+                    let mut out = std::io::stdout().lock();
+                    for t in store.list_tokens(&me, &username).await? {
+                        print_json_line(&mut out, &t)?;
+                    }
+                }
+                TokenCmd::Revoke { id, reason } => {
+                    store.revoke_token(&me, id, &reason).await?;
+                    eprintln!("revoked token {id}");
+                }
+            }
+        }
+        Command::User(UserCmd::Disable { username, reason }) => {
+            open_store(&cfg).await?.disable_user(&me, &username, &reason).await?;
+            eprintln!("disabled user {username}");
         }
         Command::Audit { limit } => {
             let store = open_store(&cfg).await?;

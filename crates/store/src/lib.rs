@@ -25,7 +25,7 @@ use sqlx::{AnyPool, Executor};
 pub use access::{Perm, Principal, Role, Visibility};
 pub use attribute::{AssetView, Attribution, Attributor, UnitRef};
 pub use registry::{ClaimChange, ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
-pub use users::{AuditEntry, NewUser};
+pub use users::{AuditEntry, NewUser, TokenInfo};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -38,6 +38,14 @@ impl std::fmt::Debug for NewUser {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: jiff::Timestamp,
+    pub revoked_at: Option<jiff::Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: jiff::Timestamp,
@@ -187,6 +195,62 @@ impl Store {
         audit(&mut tx, p, "token.create", username, name, &serde_json::json!({ "name": name })).await?;
         tx.commit().await?;
         Ok(token)
+    }
+
+    /// A user's tokens (never the secrets): id, name, created, revoked.
+    pub async fn list_tokens(&self, p: &Principal, username: &str) -> Result<Vec<TokenInfo>> {
+        if p.username != username {
+            p.require(Perm::ManageUsers)?;
+        }
+        let rows = sqlx::query(
+            "SELECT t.id, t.name, t.created_at, t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE u.username = $1 ORDER BY t.id",
+        )
+        .bind(username)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: ts(r.try_get("created_at")?),
+                    revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(ts),
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes a token at once: the next request with it gets 401.
+    pub async fn revoke_token(&self, p: &Principal, id: i64, reason: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let owner: Option<String> = sqlx::query_scalar(
+            "SELECT u.username FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let owner = owner.ok_or_else(|| StoreError::NotFound(format!("active token {id}")))?;
+        if owner != p.username {
+            p.require(Perm::ManageUsers)?;
+        }
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2").bind(now_micros()).bind(id).execute(&mut *tx).await?;
+        audit(&mut tx, p, "token.revoke", &owner, reason, &serde_json::json!({ "token_id": id })).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Disables a user: password and every token stop working at once.
+    pub async fn disable_user(&self, p: &Principal, username: &str, reason: &str) -> Result<()> {
+        p.require(Perm::ManageUsers)?;
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE users SET disabled = 1 WHERE username = $1 AND disabled = 0").bind(username).execute(&mut *tx).await?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("enabled user `{username}`")));
+        }
+        audit(&mut tx, p, "user.disable", username, reason, &serde_json::json!({})).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The principal behind an API token, if it is valid and not revoked.

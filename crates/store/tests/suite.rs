@@ -254,6 +254,21 @@ pub async fn tokens_and_passwords(store: &Store) {
     // Only the hash is stored.
     let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_all(store.pool()).await.unwrap();
     assert!(stored.iter().all(|h| h.len() == 64 && !h.contains(&token[3..])));
+    // Revocation and disabling take effect at once, and are audited.
+    let listed = store.list_tokens(&admin(), "ops").await.unwrap();
+    assert_eq!((listed.len(), listed[0].name.as_str(), listed[0].revoked_at), (1, "laptop", None));
+    let second = store.create_token(&p, "ops", "phone").await.unwrap();
+    store.revoke_token(&admin(), listed[0].id, "laptop stolen").await.unwrap();
+    assert_eq!(store.principal_for_token(&token).await.unwrap(), None);
+    assert!(store.principal_for_token(&second).await.unwrap().is_some());
+    assert!(matches!(store.revoke_token(&admin(), listed[0].id, "again").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.disable_user(&p, "ops", "self").await, Err(StoreError::Forbidden(_))));
+    store.disable_user(&admin(), "ops", "left the unit").await.unwrap();
+    assert_eq!(store.principal_for_token(&second).await.unwrap(), None);
+    assert!(matches!(store.login("ops", "correct horse battery").await, Err(StoreError::Forbidden(_))));
+    let audit = store.audit_entries(&admin(), 20).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "token.revoke" && e.reason == "laptop stolen"));
+    assert!(audit.iter().any(|e| e.action == "user.disable" && e.target == "ops"));
     // A unit operator cannot mint tokens for others.
     assert!(matches!(store.create_token(&p, "nobody-else", "x").await, Err(StoreError::Forbidden(_))));
 }
