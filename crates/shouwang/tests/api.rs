@@ -129,6 +129,16 @@ async fn import_over_http_is_all_or_nothing_and_refreshes_the_index() {
     let r = app.post("/api/v1/registry/import?reason=same", t).json(&export).send().await.unwrap();
     let (s, v) = body(r).await;
     assert_eq!((s, v["applied"].as_bool()), (StatusCode::OK, Some(false)), "re-importing an export changes nothing: {v}");
+    // Bytes that are not UTF-8, as JSON and as CSV: 400/422 naming the problem.
+    let r = app.post("/api/v1/attribute", t).body(b"{\"queries\": [\"\xff\xfe\"]}".to_vec()).send().await.unwrap();
+    let (s, v) = body(r).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let gbk = b"unit,kind,value,note\nS1,cidr,198.51.100.0/24,\xc7\xe0\xb4\xa8\n".to_vec();
+    let r =
+        app.post("/api/v1/registry/import?reason=x&records=assets", t).header("content-type", "text/csv").body(gbk).send().await.unwrap();
+    let (s, v) = body(r).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(v["error"]["details"][0].as_str().unwrap().starts_with("assets.csv:2:note: is not valid UTF-8"), "{v}");
     let (s, _) =
         body(app.post("/api/v1/registry/import?reason=x", t).header("content-type", "text/plain").body("x").send().await.unwrap()).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
