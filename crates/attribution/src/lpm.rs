@@ -346,7 +346,11 @@ pub fn flatten<K: Key + Size>(spans: &[Span<K>]) -> Flat<K> {
     map.insert(K::ZERO, 0);
     for s in order {
         // Value in force just after `last`, to restore after the span.
-        let after = if s.last == K::MAX { None } else { Some((s.last.succ(), *map.range(..=s.last.succ()).next_back().unwrap().1)) };
+        let after = if s.last == K::MAX {
+            None
+        } else {
+            Some((s.last.succ(), *map.range(..=s.last.succ()).next_back().expect("key 0 is always present").1))
+        };
         let doomed: Vec<K> = map.range(s.first..=s.last).map(|(k, _)| *k).collect();
         for k in doomed {
             map.remove(&k);
