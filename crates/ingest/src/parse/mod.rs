@@ -1,0 +1,71 @@
+//! Parser stages. Every format has the same shape: a small type with a
+//! stable `name` and one `parse` method from one record's bytes to one
+//! [`Event`] or a typed [`Reject`]. Adding a format is copy-and-fill.
+
+mod cef;
+mod eve;
+
+pub use cef::Cef;
+pub use eve::Eve;
+
+use crate::event::Event;
+use crate::reject::{Reason, Reject};
+
+/// What every parser is told about the record besides its bytes.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// When the record was received (events without a time of their own get this).
+    pub received: jiff::Timestamp,
+    /// The configured source name, copied into `shouwang.source`.
+    pub source: String,
+    /// Largest record accepted, in bytes.
+    pub max_record_bytes: usize,
+}
+
+impl Ctx {
+    pub fn new(source: &str) -> Ctx {
+        Ctx { received: jiff::Timestamp::now(), source: source.to_string(), max_record_bytes: DEFAULT_MAX_RECORD }
+    }
+}
+
+/// 1 MiB: a Suricata alert with a large payload field is well under this.
+pub const DEFAULT_MAX_RECORD: usize = 1024 * 1024;
+
+pub trait Parser: Send + Sync {
+    /// Stable name, recorded in `shouwang.parser` and in dead letters.
+    fn name(&self) -> &'static str;
+    fn parse(&self, record: &[u8], ctx: &Ctx) -> Result<Event, Reject>;
+}
+
+/// The checks every text format shares: size, NUL bytes, UTF-8.
+pub(crate) fn text<'a>(record: &'a [u8], ctx: &Ctx) -> Result<&'a str, Reject> {
+    if record.len() > ctx.max_record_bytes {
+        return Err(Reject::new(Reason::TooLarge, format!("{} bytes, over the {}-byte record limit", record.len(), ctx.max_record_bytes)));
+    }
+    if let Some(i) = record.iter().position(|&b| b == 0) {
+        return Err(Reject::new(Reason::NulByte, format!("NUL byte at offset {i}")));
+    }
+    std::str::from_utf8(record).map_err(|e| {
+        Reject::new(Reason::NotUtf8, format!("not valid UTF-8 at byte {} (GBK/GB18030 senders must be converted)", e.valid_up_to()))
+    })
+}
+
+/// Fills the provenance fields every parser sets.
+pub(crate) fn stamp(mut e: Event, parser: &'static str, record: &str, ctx: &Ctx) -> Event {
+    e.event.original = Some(record.to_string());
+    e.shouwang.source = ctx.source.clone();
+    e.shouwang.parser = parser.to_string();
+    e.shouwang.received = Some(ctx.received);
+    e
+}
+
+/// Event times outside 1970–2100 are data errors (a clock at epoch 0 is
+/// fine; year 20240 is not), and storage partitions by time.
+pub(crate) fn check_time(t: jiff::Timestamp, raw: &str) -> Result<jiff::Timestamp, Reject> {
+    let year = t.to_zoned(jiff::tz::TimeZone::UTC).year();
+    if (1970..=2100).contains(&year) { Ok(t) } else { Err(Reject::new(Reason::BadTimestamp, format!("`{raw}` is outside 1970–2100"))) }
+}
+
+pub(crate) fn parse_ip(field: &str, s: &str) -> Result<std::net::IpAddr, Reject> {
+    s.trim().parse().map_err(|_| Reject::new(Reason::BadValue, format!("{field} `{s}` is not an IP address")))
+}
