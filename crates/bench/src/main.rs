@@ -99,6 +99,9 @@ fn main() {
     if want("import") {
         import(runs);
     }
+    if want("ingest") {
+        ingest(runs);
+    }
 }
 
 fn builder(c: &shouwang_demo::Corpus, v6: bool) -> IndexBuilder<u32> {
@@ -410,4 +413,42 @@ fn import(runs: usize) {
         "- end to end (read, validate, plan, write, commit): median {:.2} s (min {:.2}, max {:.2}); target ≤ 5 s\n",
         t.median, t.min, t.max
     );
+}
+
+/// Parse rungs for EVE alerts, one core: newline scan (memory), the JSON
+/// library's parse-only rung (serde_json validating into `IgnoredAny`), and
+/// our parse + normalise into an ECS event.
+fn ingest(runs: usize) {
+    use shouwang_ingest::parse::{Ctx, Eve, Parser};
+    let lines = shouwang_demo::eve_alerts(SEED, 200_000);
+    let mut buf = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    for l in &lines {
+        buf.push_str(l);
+        buf.push('\n');
+    }
+    drop(lines);
+    let ctx = Ctx::new("bench");
+    let records: Vec<&str> = buf.lines().collect();
+    let n = records.len();
+    assert!(records.iter().all(|r| Eve.parse(r.as_bytes(), &ctx).is_ok()), "every generated alert parses");
+    let mb = buf.len() as f64 / 1048576.0;
+    println!("## Ingest: parse and normalise Suricata EVE alerts, one thread\n");
+    println!("{n} alerts, {mb:.1} MiB, {:.0} bytes on average.\n", buf.len() as f64 / n as f64);
+    let rows = compare(
+        runs,
+        &mut [
+            ("newline scan", n, &mut || buf.bytes().filter(|&b| b == b'\n').count() as u64),
+            ("serde_json parse-only (IgnoredAny)", n, &mut || {
+                records.iter().map(|r| serde_json::from_str::<serde::de::IgnoredAny>(r).is_ok() as u64).sum()
+            }),
+            ("shouwang EVE parse + normalise", n, &mut || records.iter().map(|r| Eve.parse(r.as_bytes(), &ctx).is_ok() as u64).sum()),
+        ],
+    );
+    println!("| rung | events/s (median, min, max) | MB/s | ÷ parse-only |");
+    println!("|---|---|---|---|");
+    let parse_only = rows[1].1.median;
+    for (name, s) in &rows {
+        println!("| {name} | {} | {:.0} | {:.2} |", mps(s), s.median * mb / n as f64, s.median / parse_only);
+    }
+    println!("\nTargets (issue 3): ≥ 300k events/s and ≥ 0.5 of the parse-only rung.\n");
 }

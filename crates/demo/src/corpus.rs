@@ -85,3 +85,59 @@ pub fn corpus(seed: u64, n4: usize, n6: usize, d: usize) -> Corpus {
     }
     Corpus { v4, v6, v6_sites, domains }
 }
+
+/// `n` Suricata EVE alert lines of 0.8–2 KB, shaped like Suricata's output
+/// (five-tuple, flow, alert, http, payload), aimed at the demo region.
+pub fn eve_alerts(seed: u64, n: usize) -> Vec<String> {
+    const SIGS: [(u64, &str, &str); 5] = [
+        (2024897, "ET USER_AGENTS Go HTTP Client User-Agent", "Potentially Bad Traffic"),
+        (2019401, "ET POLICY Vulnerable Java Version 1.8.x Detected", "Potential Corporate Privacy Violation"),
+        (2027865, "ET INFO Observed DNS Query to .cloud TLD", "Potentially Bad Traffic"),
+        (2210045, "SURICATA STREAM Packet with invalid ack", "Generic Protocol Command Decode"),
+        (2034647, "ET EXPLOIT Apache log4j RCE Attempt (CVE-2021-44228)", "Attempted Administrator Privilege Gain"),
+    ];
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| {
+            let (sid, sig, cat) = SIGS[rng.gen_range(0..SIGS.len())];
+            let src = std::net::Ipv4Addr::from(0xcb00_7100 | rng.gen_range(0..256u32));
+            let dst = std::net::Ipv4Addr::from(0x0a00_0000 | rng.gen_range(0..0x8_0000u32));
+            let unit = rng.gen_range(1..2000);
+            let pad = "A".repeat(rng.gen_range(50..1250));
+            format!(
+                concat!(
+                    r#"{{"timestamp":"2026-11-21T15:{:02}:{:02}.{:06}+0800","flow_id":{},"in_iface":"eth0","event_type":"alert","#,
+                    r#""src_ip":"{}","src_port":{},"dest_ip":"{}","dest_port":80,"proto":"TCP","community_id":"1:{:x}=","#,
+                    r#""host":"sensor-{:02}","alert":{{"action":"allowed","gid":1,"signature_id":{},"rev":3,"signature":"{}","#,
+                    r#""category":"{}","severity":{}}},"http":{{"hostname":"www.u{:05}.yunling.example","url":"/index.php?id={}","#,
+                    r#""http_user_agent":"Mozilla/5.0 (compatible; scanner/1.0)","http_method":"GET","protocol":"HTTP/1.1","status":200,"length":{}}},"#,
+                    r#""app_proto":"http","flow":{{"pkts_toserver":{},"pkts_toclient":{},"bytes_toserver":{},"bytes_toclient":{},"#,
+                    r#""start":"2026-11-21T15:00:00.000000+0800"}},"payload_printable":"GET /index.php?id={} HTTP/1.1\r\nHost: x\r\n{}""#,
+                    r#","stream":0,"packet":"RQAAKAAAQABABgAAfwAAAX8AAAE=","packet_info":{{"linktype":1}}}}"#
+                ),
+                i / 60 % 60,
+                i % 60,
+                rng.gen_range(0..1_000_000),
+                rng.r#gen::<u32>(),
+                src,
+                rng.gen_range(1024..65535),
+                dst,
+                rng.r#gen::<u64>(),
+                rng.gen_range(1..20),
+                sid,
+                sig,
+                cat,
+                rng.gen_range(1..4),
+                unit,
+                i,
+                rng.gen_range(100..10000),
+                rng.gen_range(1..50),
+                rng.gen_range(1..50),
+                rng.gen_range(100..50000),
+                rng.gen_range(100..50000),
+                i,
+                pad
+            )
+        })
+        .collect()
+}

@@ -42,7 +42,8 @@ pub(crate) fn text<'a>(record: &'a [u8], ctx: &Ctx) -> Result<&'a str, Reject> {
     if record.len() > ctx.max_record_bytes {
         return Err(Reject::new(Reason::TooLarge, format!("{} bytes, over the {}-byte record limit", record.len(), ctx.max_record_bytes)));
     }
-    if let Some(i) = record.iter().position(|&b| b == 0) {
+    // memchr is SIMD: the byte loop it replaces cost a tenth of EVE parsing.
+    if let Some(i) = memchr::memchr(0, record) {
         return Err(Reject::new(Reason::NulByte, format!("NUL byte at offset {i}")));
     }
     std::str::from_utf8(record).map_err(|e| {
