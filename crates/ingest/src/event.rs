@@ -36,6 +36,12 @@ pub struct Event {
     pub rule: Option<Rule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observer: Option<Observer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<Log>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Host>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<Process>,
     #[serde(default)]
     pub shouwang: Ingest,
 }
@@ -163,6 +169,56 @@ pub struct Observer {
     pub hostname: Option<String>,
 }
 
+/// ECS `log.*`; only `log.syslog` is used so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Log {
+    pub syslog: SyslogFields,
+}
+
+/// ECS `log.syslog.*`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyslogFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facility: Option<CodeName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<CodeName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub procid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msgid: Option<String>,
+    /// RFC 5424 structured data: element id → parameter → value.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub structured_data: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CodeName {
+    pub code: u8,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Process {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+}
+
 /// Shouwang's own fields (`shouwang.*`): provenance and attribution.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ingest {
@@ -199,6 +255,9 @@ impl Event {
             file: None,
             rule: None,
             observer: None,
+            log: None,
+            host: None,
+            process: None,
             shouwang: Ingest::default(),
         }
     }

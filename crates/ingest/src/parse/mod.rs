@@ -4,9 +4,11 @@
 
 mod cef;
 mod eve;
+mod syslog;
 
 pub use cef::Cef;
 pub use eve::Eve;
+pub use syslog::Syslog;
 
 use crate::event::Event;
 use crate::reject::{Reason, Reject};
