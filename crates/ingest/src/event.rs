@@ -42,6 +42,9 @@ pub struct Event {
     pub host: Option<Host>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<Process>,
+    /// ECS `labels`: source fields with no ECS home, kept by name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub shouwang: Ingest,
 }
@@ -258,6 +261,7 @@ impl Event {
             log: None,
             host: None,
             process: None,
+            labels: Default::default(),
             shouwang: Ingest::default(),
         }
     }

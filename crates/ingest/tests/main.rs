@@ -2,6 +2,7 @@
 
 mod cef;
 mod eve;
+mod shadowserver;
 mod syslog;
 
 use shouwang_ingest::parse::Ctx;

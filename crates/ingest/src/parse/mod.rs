@@ -4,10 +4,12 @@
 
 mod cef;
 mod eve;
+mod shadowserver;
 mod syslog;
 
 pub use cef::Cef;
 pub use eve::Eve;
+pub use shadowserver::Shadowserver;
 pub use syslog::Syslog;
 
 use crate::event::Event;
