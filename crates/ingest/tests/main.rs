@@ -2,6 +2,7 @@
 
 mod cef;
 mod eve;
+mod json;
 mod shadowserver;
 mod syslog;
 

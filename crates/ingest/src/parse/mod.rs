@@ -4,11 +4,13 @@
 
 mod cef;
 mod eve;
+mod json;
 mod shadowserver;
 mod syslog;
 
 pub use cef::Cef;
 pub use eve::Eve;
+pub use json::{ECS_TARGETS, FieldMap, JsonLines};
 pub use shadowserver::Shadowserver;
 pub use syslog::Syslog;
 
