@@ -431,6 +431,19 @@ fn ingest(runs: usize) {
     let records: Vec<&str> = buf.lines().collect();
     let n = records.len();
     assert!(records.iter().all(|r| Eve.parse(r.as_bytes(), &ctx).is_ok()), "every generated alert parses");
+    // Attribution against the demo region, in a real store.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let att = rt.block_on(async {
+        let store = shouwang_store::Store::open_sqlite_dir(dir.path()).await.unwrap();
+        let region = shouwang_demo::generate(shouwang_demo::Spec::default());
+        assert!(store.import(&shouwang_store::Principal::local("bench"), &region, "bench", false).await.unwrap().applied);
+        shouwang_store::Attributor::new(store).await.unwrap()
+    });
+    let mut sample: Vec<_> = records[..1000].iter().map(|r| Eve.parse(r.as_bytes(), &ctx).unwrap()).collect();
+    att.tag(&mut sample);
+    let tagged = sample.iter().filter(|e| !e.shouwang.units.is_empty()).count();
+    assert!(tagged > 900, "the generated alerts target the demo region: {tagged}/1000 tagged");
     let mb = buf.len() as f64 / 1048576.0;
     println!("## Ingest: parse and normalise Suricata EVE alerts, one thread\n");
     println!("{n} alerts, {mb:.1} MiB, {:.0} bytes on average.\n", buf.len() as f64 / n as f64);
@@ -442,6 +455,15 @@ fn ingest(runs: usize) {
                 records.iter().map(|r| serde_json::from_str::<serde::de::IgnoredAny>(r).is_ok() as u64).sum()
             }),
             ("shouwang EVE parse + normalise", n, &mut || records.iter().map(|r| Eve.parse(r.as_bytes(), &ctx).is_ok() as u64).sum()),
+            ("shouwang EVE parse + normalise + attribute", n, &mut || {
+                let mut tagged = 0;
+                for chunk in records.chunks(1024) {
+                    let mut events: Vec<_> = chunk.iter().filter_map(|r| Eve.parse(r.as_bytes(), &ctx).ok()).collect();
+                    att.tag(&mut events);
+                    tagged += events.iter().filter(|e| !e.shouwang.units.is_empty()).count() as u64;
+                }
+                tagged
+            }),
         ],
     );
     println!("| rung | events/s (median, min, max) | MB/s | ÷ parse-only |");

@@ -149,6 +149,47 @@ impl Attributor {
             .collect())
     }
 
+    /// Attribution on the way in: every unit owning one of the event's
+    /// addresses, names or URLs goes into `shouwang.units` (sorted, once
+    /// each). System-level, like the pipeline it serves: who may *read* the
+    /// event is decided later, from these units, by the store.
+    pub fn tag(&self, events: &mut [shouwang_ingest::Event]) {
+        let snap = self.live.load();
+        let ix = &snap.index;
+        for e in events.iter_mut() {
+            let mut units: Vec<String> = Vec::new();
+            let mut add = |hit: Option<shouwang_attribution::Hit<'_, Entry>>| {
+                if let Some(h) = hit {
+                    units.push(h.payload.unit.code.clone());
+                }
+            };
+            for ep in [&e.source, &e.destination].into_iter().flatten() {
+                if let Some(ip) = ep.ip {
+                    add(ix.ip(ip));
+                }
+                if let Some(d) = ep.domain.as_deref() {
+                    add(domain_hit(ix, d));
+                }
+            }
+            let names = [
+                e.dns.as_ref().map(|d| d.question.name.as_str()),
+                e.url.as_ref().and_then(|u| u.domain.as_deref()),
+                e.tls.as_ref().and_then(|t| t.server_name.as_deref()),
+            ];
+            for name in names.into_iter().flatten() {
+                add(domain_hit(ix, name));
+            }
+            if let Some(full) = e.url.as_ref().and_then(|u| u.full.as_deref())
+                && let Ok(Query::Url(u)) = Query::parse(full)
+            {
+                add(ix.url(&u));
+            }
+            units.sort_unstable();
+            units.dedup();
+            e.shouwang.units = units;
+        }
+    }
+
     async fn past(&self, at: i64) -> Result<Arc<Snapshot>> {
         let key = self.store.claims_epoch(at).await?;
         if let Some((_, s)) = self.past.lock().expect("cache lock").iter().find(|(k, _)| *k == key) {
@@ -161,6 +202,14 @@ impl Attributor {
         }
         cache.push((key, snap.clone()));
         Ok(snap)
+    }
+}
+
+/// Names in events are not always canonical (upper case, trailing dot, IDN).
+fn domain_hit<'a>(ix: &'a Index<Entry>, name: &str) -> Option<shouwang_attribution::Hit<'a, Entry>> {
+    match shouwang_attribution::DomainName::parse(name) {
+        Ok(d) => ix.domain(d.as_str()),
+        Err(_) => None,
     }
 }
 

@@ -71,4 +71,5 @@ store_tests!(
     history_and_audit_cannot_be_rewritten,
     overlaps_report_winner,
     concurrent_imports_serialize,
+    events_are_tagged_with_owning_units_on_the_way_in,
 );

@@ -340,3 +340,27 @@ pub async fn concurrent_imports_serialize(store: &Store) {
     let hist = store.unit_history(&admin(), "S1").await.unwrap();
     assert_eq!(hist.len(), 2, "one claim per asset, no duplicates: {hist:?}");
 }
+
+pub async fn events_are_tagged_with_owning_units_on_the_way_in(store: &Store) {
+    use shouwang_ingest::parse::{Ctx, Eve, Parser};
+    base(store).await;
+    let out = import_assets(
+        store,
+        "unit,kind,value\nS1,cidr,192.0.2.0/26\nH1,domain,*.hospital.example\nH2,url,https://portal.example/app\n",
+        "alloc",
+    )
+    .await;
+    assert!(out.applied);
+    let att = Attributor::new(store.clone()).await.unwrap();
+    let line = r#"{"timestamp":"2026-11-21T15:04:05+0800","event_type":"alert","src_ip":"203.0.113.7","dest_ip":"192.0.2.5","dest_port":80,"proto":"TCP","alert":{"signature":"x"},"http":{"hostname":"WWW.Hospital.Example.","url":"/"}}"#;
+    let dns = r#"{"timestamp":"2026-11-21T15:04:05+0800","event_type":"dns","src_ip":"198.51.100.1","dns":{"type":"query","rrname":"nobody.test","rrtype":"A"}}"#;
+    let ctx = Ctx::new("sensor-1");
+    let mut events = vec![Eve.parse(line.as_bytes(), &ctx).unwrap(), Eve.parse(dns.as_bytes(), &ctx).unwrap()];
+    let mut ecs = shouwang_ingest::Event::new(jiff::Timestamp::now(), "event", "t");
+    ecs.url = Some(shouwang_ingest::event::Url { full: Some("https://portal.example/app/login".into()), ..Default::default() });
+    events.push(ecs);
+    att.tag(&mut events);
+    assert_eq!(events[0].shouwang.units, ["H1", "S1"], "destination address and (non-canonical) HTTP host");
+    assert!(events[1].shouwang.units.is_empty(), "nobody owns these");
+    assert_eq!(events[2].shouwang.units, ["H2"], "URL prefix");
+}
