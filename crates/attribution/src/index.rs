@@ -347,6 +347,11 @@ impl<T> Index<T> {
         }
     }
 
+    /// Whether any URL is claimed: callers can skip parsing URLs otherwise.
+    pub fn has_url_claims(&self) -> bool {
+        !self.urls.is_empty()
+    }
+
     pub fn asn(&self, asn: Asn) -> Option<Hit<'_, T>> {
         self.hit(MatchKind::Asn, self.asns.get(&asn.0).copied().unwrap_or(0))
     }

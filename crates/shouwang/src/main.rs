@@ -220,7 +220,7 @@ async fn attribute_stdin(att: &Attributor, me: &Principal, at: Option<jiff::Time
         }
         if batch.len() == 4096 || (done && !batch.is_empty()) {
             let texts: Vec<String> =
-                batch.iter().filter_map(|l| if let lines::Line::Text(t) = l { Some(t.clone()) } else { None }).collect();
+                batch.iter_mut().filter_map(|l| if let lines::Line::Text(t) = l { Some(std::mem::take(t)) } else { None }).collect();
             let mut answers = att.attribute(me, &texts, at).await?.into_iter();
             for l in batch.drain(..) {
                 match l {

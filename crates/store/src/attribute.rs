@@ -163,23 +163,27 @@ impl Attributor {
                     units.push(h.payload.unit.code.clone());
                 }
             };
+            let mut names: Vec<&str> = Vec::with_capacity(4);
             for ep in [&e.source, &e.destination].into_iter().flatten() {
                 if let Some(ip) = ep.ip {
                     add(ix.ip(ip));
                 }
-                if let Some(d) = ep.domain.as_deref() {
-                    add(domain_hit(ix, d));
-                }
+                names.extend(ep.domain.as_deref());
             }
-            let names = [
-                e.dns.as_ref().map(|d| d.question.name.as_str()),
-                e.url.as_ref().and_then(|u| u.domain.as_deref()),
-                e.tls.as_ref().and_then(|t| t.server_name.as_deref()),
-            ];
-            for name in names.into_iter().flatten() {
+            names.extend(e.dns.as_ref().map(|d| d.question.name.as_str()));
+            names.extend(e.url.as_ref().and_then(|u| u.domain.as_deref()));
+            names.extend(e.tls.as_ref().and_then(|t| t.server_name.as_deref()));
+            // An HTTP host is both destination.domain and url.domain:
+            // canonicalise and look up each name once.
+            names.sort_unstable();
+            names.dedup();
+            for name in names {
                 add(domain_hit(ix, name));
             }
-            if let Some(full) = e.url.as_ref().and_then(|u| u.full.as_deref())
+            // The URL's host was looked up above; a full URL parse only
+            // matters when someone claims a URL prefix.
+            if ix.has_url_claims()
+                && let Some(full) = e.url.as_ref().and_then(|u| u.full.as_deref())
                 && let Ok(Query::Url(u)) = Query::parse(full)
             {
                 add(ix.url(&u));

@@ -7,7 +7,7 @@
 //! after a space and consists of key characters: `msg=a=b c=d` is
 //! `msg` = `a=b`, `c` = `d`.
 
-use super::{Ctx, Parser, check_time, parse_ip, stamp, text};
+use super::{Ctx, Parser, check_time, civil_utc, parse_ip, parse_port, stamp, text};
 use crate::event::*;
 use crate::reject::{Reason, Reject};
 
@@ -133,11 +133,7 @@ fn time(raw: &str) -> Result<jiff::Timestamp, Reject> {
     } else if let Ok(ts) = t.parse::<jiff::Timestamp>() {
         Some(ts)
     } else {
-        ["%b %d %Y %H:%M:%S%.f", "%b %d %Y %H:%M:%S"]
-            .iter()
-            .find_map(|f| jiff::civil::DateTime::strptime(f, t).ok())
-            .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
-            .map(|z| z.timestamp())
+        civil_utc(&["%b %d %Y %H:%M:%S%.f", "%b %d %Y %H:%M:%S"], t)
     };
     let ts = parsed.ok_or_else(|| {
         Reject::new(Reason::BadTimestamp, format!("CEF time `{t}` is not epoch milliseconds, RFC 3339 or `MMM dd yyyy HH:mm:ss`"))
@@ -175,7 +171,7 @@ impl Parser for Cef {
             version: Some(h[3].clone()),
             hostname: get("dvchost").map(str::to_string),
         });
-        let port = |k: &str| get(k).map(|p| p.trim().parse::<u16>().map_err(|_| bad(format!("{k} `{p}` is not a port")))).transpose();
+        let port = |k: &str| get(k).map(|p| parse_port(k, p)).transpose();
         let ep = |ip: Option<&str>, ipk: &str, port: Option<u16>, host: Option<&str>| -> Result<Option<Endpoint>, Reject> {
             let ip = ip.map(|s| parse_ip(ipk, s)).transpose()?;
             Ok((ip.is_some() || port.is_some() || host.is_some()).then(|| Endpoint { ip, port, domain: host.map(str::to_string) }))

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{Ctx, Parser, check_time, parse_ip, stamp, text};
+use super::{Ctx, Parser, check_time, json_object, parse_ip, stamp, text};
 use crate::event::*;
 use crate::reject::{Reason, Reject};
 
@@ -153,9 +153,7 @@ impl Parser for Eve {
 
     fn parse(&self, record: &[u8], ctx: &Ctx) -> Result<Event, Reject> {
         let line = text(record, ctx)?;
-        if !line.trim_start().starts_with('{') {
-            return Err(Reject::new(Reason::Malformed, "an EVE record is one JSON object per line"));
-        }
+        json_object(line, "an EVE record")?;
         let r: Record<'_> = serde_json::from_str(line).map_err(|e| {
             let reason = if e.is_data() { Reason::BadValue } else { Reason::Malformed };
             Reject::new(reason, format!("EVE JSON: {e}"))

@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Ctx, Parser, check_time, stamp, text};
+use super::{Ctx, Parser, check_time, json_object, stamp, text};
 use crate::event::Event;
 use crate::reject::{Reason, Reject};
 
@@ -137,9 +137,7 @@ impl Parser for JsonLines {
 
     fn parse(&self, record: &[u8], ctx: &Ctx) -> Result<Event, Reject> {
         let line = text(record, ctx)?.trim_end_matches(['\r', '\n']);
-        if !line.trim_start().starts_with('{') {
-            return Err(Reject::new(Reason::Malformed, "a JSON-lines record is one JSON object per line"));
-        }
+        json_object(line, "a JSON-lines record")?;
         let v: Value = serde_json::from_str(line).map_err(|e| Reject::new(Reason::Malformed, format!("JSON: {e}")))?;
         let mut obj = match &self.map {
             None => match v {

@@ -76,3 +76,37 @@ pub(crate) fn check_time(t: jiff::Timestamp, raw: &str) -> Result<jiff::Timestam
 pub(crate) fn parse_ip(field: &str, s: &str) -> Result<std::net::IpAddr, Reject> {
     s.trim().parse().map_err(|_| Reject::new(Reason::BadValue, format!("{field} `{s}` is not an IP address")))
 }
+
+pub(crate) fn parse_port(field: &str, s: &str) -> Result<u16, Reject> {
+    s.trim().parse().map_err(|_| Reject::new(Reason::BadValue, format!("{field} `{s}` is not a port")))
+}
+
+/// A zone-less civil time in one of `formats`, taken as UTC.
+pub(crate) fn civil_utc(formats: &[&str], s: &str) -> Option<jiff::Timestamp> {
+    formats
+        .iter()
+        .find_map(|f| jiff::civil::DateTime::strptime(f, s).ok())
+        .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp())
+}
+
+/// JSON-lines formats take one object per line; anything else is malformed
+/// before a parser sees it.
+pub(crate) fn json_object<'a>(line: &'a str, format: &str) -> Result<&'a str, Reject> {
+    if line.trim_start().starts_with('{') {
+        Ok(line)
+    } else {
+        Err(Reject::new(Reason::Malformed, format!("{format} is one JSON object per line")))
+    }
+}
+
+/// One CSV record (a header or a row) from one line.
+pub(crate) fn csv_record(line: &[u8], what: &str) -> Result<csv::StringRecord, Reject> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(line);
+    let mut rec = csv::StringRecord::new();
+    match rdr.read_record(&mut rec) {
+        Ok(true) => Ok(rec),
+        Ok(false) => Err(Reject::new(Reason::Malformed, format!("empty {what}"))),
+        Err(e) => Err(Reject::new(Reason::Malformed, format!("{what}: {e}"))),
+    }
+}

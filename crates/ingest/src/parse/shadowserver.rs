@@ -8,7 +8,7 @@
 //! the constituency) is `source.*`; an event report's `dst_*` is the peer.
 //! Timestamps are Shadowserver's UTC `YYYY-MM-DD HH:MM:SS`.
 
-use super::{Ctx, Parser, check_time, parse_ip, stamp, text};
+use super::{Ctx, Parser, check_time, civil_utc, csv_record, parse_ip, parse_port, stamp, text};
 use crate::event::*;
 use crate::reject::{Reason, Reject};
 
@@ -68,13 +68,7 @@ impl Shadowserver {
     /// report's host (`ip` or `src_ip`).
     pub fn from_header(header: &[u8], report: &str) -> Result<Shadowserver, Reject> {
         let header = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(header);
-        let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(header);
-        let mut rec = csv::StringRecord::new();
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => return Err(Reject::new(Reason::Malformed, "empty Shadowserver header")),
-            Err(e) => return Err(Reject::new(Reason::Malformed, format!("Shadowserver header: {e}"))),
-        }
+        let rec = csv_record(header, "Shadowserver header")?;
         let columns: Vec<(String, Field)> = rec
             .iter()
             .map(|name| {
@@ -107,10 +101,7 @@ fn severity(s: &str) -> Option<u8> {
 
 fn time(raw: &str) -> Result<jiff::Timestamp, Reject> {
     let t = raw.trim();
-    let ts = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", t)
-        .ok()
-        .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
-        .map(|z| z.timestamp())
+    let ts = civil_utc(&["%Y-%m-%d %H:%M:%S"], t)
         .or_else(|| t.parse::<jiff::Timestamp>().ok())
         .ok_or_else(|| Reject::new(Reason::BadTimestamp, format!("timestamp `{t}` is not `YYYY-MM-DD HH:MM:SS` (UTC)")))?;
     check_time(ts, t)
@@ -123,20 +114,12 @@ impl Parser for Shadowserver {
 
     fn parse(&self, record: &[u8], ctx: &Ctx) -> Result<Event, Reject> {
         let line = text(record, ctx)?.trim_end_matches(['\r', '\n']);
-        let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes());
-        let mut rec = csv::StringRecord::new();
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => return Err(Reject::new(Reason::Malformed, "empty row")),
-            Err(e) => return Err(Reject::new(Reason::Malformed, format!("CSV: {e}"))),
-        }
+        let rec = csv_record(line.as_bytes(), "row")?;
         if rec.len() != self.columns.len() {
             return Err(Reject::new(Reason::Malformed, format!("row has {} fields, the header has {}", rec.len(), self.columns.len())));
         }
         let mut e = Event::new(jiff::Timestamp::UNIX_EPOCH, "event", &self.dataset);
         let mut saw_time = false;
-        let port =
-            |name: &str, v: &str| v.trim().parse::<u16>().map_err(|_| Reject::new(Reason::BadValue, format!("{name} `{v}` is not a port")));
         for ((name, field), value) in self.columns.iter().zip(rec.iter()) {
             if value.trim().is_empty() {
                 continue;
@@ -147,10 +130,10 @@ impl Parser for Shadowserver {
                     saw_time = true;
                 }
                 Field::SourceIp => e.source.get_or_insert_with(Endpoint::default).ip = Some(parse_ip(name, value)?),
-                Field::SourcePort => e.source.get_or_insert_with(Endpoint::default).port = Some(port(name, value)?),
+                Field::SourcePort => e.source.get_or_insert_with(Endpoint::default).port = Some(parse_port(name, value)?),
                 Field::SourceDomain => e.source.get_or_insert_with(Endpoint::default).domain = Some(value.trim().to_string()),
                 Field::DestIp => e.destination.get_or_insert_with(Endpoint::default).ip = Some(parse_ip(name, value)?),
-                Field::DestPort => e.destination.get_or_insert_with(Endpoint::default).port = Some(port(name, value)?),
+                Field::DestPort => e.destination.get_or_insert_with(Endpoint::default).port = Some(parse_port(name, value)?),
                 Field::DestDomain => e.destination.get_or_insert_with(Endpoint::default).domain = Some(value.trim().to_string()),
                 Field::Transport => e.network = Some(Network { transport: Some(value.trim().to_ascii_lowercase()), ..Default::default() }),
                 Field::RuleName => e.rule.get_or_insert_with(Rule::default).name = Some(value.to_string()),
