@@ -5,8 +5,11 @@
 //! durable spool and event storage build on them.
 
 pub mod event;
+pub mod format;
+pub mod framing;
 pub mod parse;
 pub mod reject;
 
 pub use event::Event;
+pub use format::Format;
 pub use reject::{Reason, Reject};

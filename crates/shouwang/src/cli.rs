@@ -50,6 +50,35 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// Ingest events from files, directories (recursively) or stdin (`-`).
+    /// Files resume from where the last run stopped.
+    Ingest {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// eve, json, syslog, cef or shadowserver; recognised per file when not given.
+        #[arg(long)]
+        format: Option<String>,
+        /// Source name recorded on every event and dead letter.
+        #[arg(long, default_value = "file")]
+        source: String,
+        /// The sensor or member unit these records come from.
+        #[arg(long)]
+        sensor: Option<String>,
+        /// Read files from the beginning; records already stored are not stored again.
+        #[arg(long)]
+        from_start: bool,
+        /// Print each input's report as a JSON line instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stored events: search, retention.
+    #[command(subcommand)]
+    Events(EventsCmd),
+    /// Records that could not be parsed: list, count, replay.
+    #[command(subcommand, name = "dead-letters")]
+    DeadLetters(DeadLettersCmd),
+    /// Ingest state: streams and their positions, partitions, dead letters, spool backlog. JSON.
+    Status,
     /// The demo region generator.
     #[command(subcommand)]
     Demo(DemoCmd),
@@ -84,6 +113,72 @@ pub enum RegistryCmd {
     Overlaps,
     /// Print the column reference of the CSV and JSON formats (Markdown).
     Schema,
+}
+
+#[derive(Subcommand)]
+pub enum EventsCmd {
+    /// Newest first, as JSON lines (the stored ECS document).
+    Search {
+        #[command(flatten)]
+        filter: EventFilter,
+    },
+    /// Drop partitions older than the retention period now.
+    Retain,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EventFilter {
+    /// From this instant (RFC 3339), inclusive.
+    #[arg(long)]
+    pub from: Option<jiff::Timestamp>,
+    /// Up to this instant, exclusive.
+    #[arg(long)]
+    pub to: Option<jiff::Timestamp>,
+    /// Events attributed to this unit.
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// Source or destination address in this IP or CIDR block.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// This domain or any subdomain, in any name the event carries.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Rule name substring or exact rule id.
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// Substring anywhere in the event (ASCII case-insensitive).
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Exact `event.dataset`, e.g. suricata.alert.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
+
+#[derive(Subcommand)]
+pub enum DeadLettersCmd {
+    /// Open dead letters, oldest first, as JSON lines.
+    List {
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Include replayed ones.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Counts per source and reason.
+    Counts,
+    /// Parse open dead letters again; those that parse now are stored.
+    Replay {
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]

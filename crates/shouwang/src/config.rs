@@ -34,6 +34,7 @@ pub struct Config {
     pub server: Server,
     pub log: Log,
     pub import: Import,
+    pub ingest: Ingest,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +75,28 @@ pub struct Import {
     pub max_bytes: u64,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ingest {
+    /// Days of events kept (by event time); older day partitions are dropped.
+    pub retention_days: u32,
+    /// Largest single record, in bytes; larger ones become dead letters.
+    pub max_record_bytes: usize,
+}
+
+impl Default for Ingest {
+    fn default() -> Self {
+        Ingest { retention_days: 180, max_record_bytes: 1024 * 1024 }
+    }
+}
+
+impl Config {
+    /// Where events, checkpoints and dead letters live (always embedded).
+    pub fn events_dir(&self) -> PathBuf {
+        self.data_dir.join("events")
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -82,6 +105,7 @@ impl Default for Config {
             server: Server::default(),
             log: Log::default(),
             import: Import::default(),
+            ingest: Ingest::default(),
         }
     }
 }
@@ -167,6 +191,12 @@ impl Config {
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
         }
+        if self.ingest.retention_days == 0 {
+            bail!("ingest.retention_days must be at least 1");
+        }
+        if !(1024..=256 * 1024 * 1024).contains(&self.ingest.max_record_bytes) {
+            bail!("ingest.max_record_bytes must be between 1 KiB and 256 MiB");
+        }
         if self.server.index_refresh_secs == 0 {
             bail!("server.index_refresh_secs must be at least 1");
         }
@@ -191,6 +221,8 @@ mod tests {
         assert_eq!(cfg.server.listen, d.server.listen);
         assert_eq!(cfg.import.max_bytes, d.import.max_bytes);
         assert_eq!(cfg.log.level, d.log.level);
+        assert_eq!(cfg.ingest.retention_days, d.ingest.retention_days);
+        assert_eq!(cfg.ingest.max_record_bytes, d.ingest.max_record_bytes);
         cfg.validate().unwrap();
     }
 

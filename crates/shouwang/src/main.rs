@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod ingest;
 mod lines;
 
 use std::io::{BufRead, Write};
@@ -188,6 +189,16 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             open_store(&cfg).await?.disable_user(&me, &username, &reason).await?;
             eprintln!("disabled user {username}");
         }
+        Command::Ingest { inputs, format, source, sensor, from_start, json } => {
+            let format = format.map(|f| shouwang_ingest::Format::from_name(&f)).transpose().map_err(anyhow::Error::msg)?;
+            let source = shouwang_pipeline::Source { name: source, sensor, format };
+            if !ingest::ingest(&cfg, &inputs, source, from_start, json).await? {
+                return Ok(std::process::ExitCode::FAILURE);
+            }
+        }
+        Command::Events(cmd) => ingest::events(&cfg, cmd)?,
+        Command::DeadLetters(cmd) => ingest::dead_letters(&cfg, cmd).await?,
+        Command::Status => println!("{}", serde_json::to_string_pretty(&ingest::status(&cfg)?)?),
         Command::Audit { limit } => {
             let store = open_store(&cfg).await?;
             let mut out = std::io::stdout().lock();

@@ -153,10 +153,10 @@ impl Attributor {
     /// addresses, names or URLs goes into `shouwang.units` (sorted, once
     /// each). System-level, like the pipeline it serves: who may *read* the
     /// event is decided later, from these units, by the store.
-    pub fn tag(&self, events: &mut [shouwang_ingest::Event]) {
+    pub fn tag<'e>(&self, events: impl IntoIterator<Item = &'e mut shouwang_ingest::Event>) {
         let snap = self.live.load();
         let ix = &snap.index;
-        for e in events.iter_mut() {
+        for e in events {
             let mut units: Vec<String> = Vec::new();
             let mut add = |hit: Option<shouwang_attribution::Hit<'_, Entry>>| {
                 if let Some(h) = hit {

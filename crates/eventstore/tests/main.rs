@@ -1,0 +1,164 @@
+//! The embedded event store through its trait, on real SQLite files.
+
+use shouwang_eventstore::*;
+use shouwang_ingest::Event;
+use shouwang_ingest::event::{Dns, DnsQuestion, Endpoint, Rule};
+
+fn event(ts: &str, src: &str, dst: &str, units: &[&str]) -> Event {
+    let mut e = Event::new(ts.parse().unwrap(), "alert", "suricata.alert");
+    e.source = Some(Endpoint { ip: Some(src.parse().unwrap()), ..Default::default() });
+    e.destination = Some(Endpoint { ip: Some(dst.parse().unwrap()), ..Default::default() });
+    e.shouwang.units = units.iter().map(|u| u.to_string()).collect();
+    e
+}
+
+fn accepted(stream: i64, pos: i64, event: Event) -> Accepted {
+    Accepted { origin: Origin { stream, pos }, event }
+}
+
+fn dead(stream: i64, pos: i64, reason: &str) -> DeadLetter {
+    DeadLetter {
+        origin: Origin { stream, pos },
+        source: "file".into(),
+        sensor: None,
+        format: "eve".into(),
+        context: None,
+        reason: reason.into(),
+        detail: "why".into(),
+        received: jiff::Timestamp::now(),
+        record: vec![b'x'; 100_000],
+        record_len: 100_000,
+    }
+}
+
+fn search(store: &SqliteEvents, q: Search) -> Vec<i64> {
+    let mut ids: Vec<i64> = store.search(&q, &Scope::All).unwrap().into_iter().map(|h| h.id).collect();
+    ids.sort();
+    ids
+}
+
+fn sample(store: &SqliteEvents) -> i64 {
+    let s = store.stream("file:/tmp/a.json").unwrap();
+    let mut dns = event("2026-11-21T10:00:00Z", "10.1.2.3", "192.0.2.53", &["U1"]);
+    dns.dns = Some(Dns { question: DnsQuestion { name: "WWW.Yunling.gov.cn.".into(), r#type: None }, ..Default::default() });
+    let mut rule = event("2026-11-21T11:00:00Z", "10.9.9.9", "198.51.100.1", &["U2"]);
+    rule.rule = Some(Rule { id: Some("2024897".into()), name: Some("ET WEB_SERVER Possible 100%_Webshell".into()), category: None });
+    rule.message = Some("中文 告警 payload".into());
+    let batch = Batch {
+        events: vec![
+            accepted(s.id, 0, dns),
+            accepted(s.id, 100, rule),
+            accepted(s.id, 200, event("2026-11-22T00:00:00Z", "2001:db8::1", "10.1.200.1", &["U1", "U2"])),
+        ],
+        dead: vec![dead(s.id, 300, "malformed")],
+        checkpoint: Some((s.id, 400)),
+    };
+    let w = store.write(&batch).unwrap();
+    assert_eq!(w, Written { events: 3, duplicates: 0, dead: 1 });
+    s.id
+}
+
+#[test]
+fn writes_are_idempotent_by_origin_and_checkpoints_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEvents::open(dir.path()).unwrap();
+    let id = sample(&store);
+    assert_eq!(store.stream("file:/tmp/a.json").unwrap().position, 400);
+    // The same batch again, as after a crash before the checkpoint: nothing new.
+    let again = Batch {
+        events: vec![accepted(id, 0, event("2026-11-21T10:00:00Z", "10.1.2.3", "192.0.2.53", &["U1"]))],
+        dead: vec![dead(id, 300, "malformed")],
+        checkpoint: None,
+    };
+    assert_eq!(store.write(&again).unwrap(), Written { events: 0, duplicates: 1, dead: 0 });
+    let parts = store.partitions().unwrap();
+    assert_eq!(parts.iter().map(|p| (p.day.as_str(), p.events)).collect::<Vec<_>>(), [("2026-11-22", 1), ("2026-11-21", 2)]);
+    // Reopening sees the same state.
+    drop(store);
+    let store = SqliteEvents::open(dir.path()).unwrap();
+    assert_eq!(store.search(&Search::default(), &Scope::All).unwrap().len(), 3);
+}
+
+#[test]
+fn search_filters_narrow_and_scope_binds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEvents::open(dir.path()).unwrap();
+    sample(&store);
+    let all = store.search(&Search::default(), &Scope::All).unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].partition, "2026-11-22", "newest first");
+    let [a, b, c] = [all[2].id, all[1].id, all[0].id];
+    let ip = |s: &str| Search { ip: Some(IpRange::parse(s).unwrap()), ..Default::default() };
+    assert_eq!(search(&store, ip("10.1.0.0/16")).len(), 2);
+    assert_eq!(search(&store, ip("10.9.9.9")), [b]);
+    assert_eq!(search(&store, ip("2001:db8::/32")), [c]);
+    assert!(search(&store, ip("10.2.0.0/16")).is_empty());
+    assert!(IpRange::parse("10.0.0.0/33").is_err() && IpRange::parse("example").is_err());
+    let dom = |s: &str| Search { domain: Some(s.into()), ..Default::default() };
+    assert_eq!(search(&store, dom("yunling.gov.cn")), [a]);
+    assert_eq!(search(&store, dom("www.yunling.gov.cn")), [a]);
+    assert!(search(&store, dom("ling.gov.cn")).is_empty(), "label boundaries, not substrings");
+    let rule = |s: &str| Search { rule: Some(s.into()), ..Default::default() };
+    assert_eq!(search(&store, rule("100%_web")), [b], "LIKE metacharacters are literal");
+    assert!(search(&store, rule("100%%web")).is_empty());
+    assert_eq!(search(&store, rule("2024897")), [b]);
+    assert_eq!(search(&store, Search { text: Some("告警".into()), ..Default::default() }), [b]);
+    assert_eq!(search(&store, Search { unit: Some("U1".into()), ..Default::default() }).len(), 2);
+    let day = Search {
+        from: Some("2026-11-21T10:30:00Z".parse().unwrap()),
+        to: Some("2026-11-22T00:00:00Z".parse().unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(search(&store, day), [b], "`to` is exclusive");
+    let u2 = Scope::Units(vec!["U2".into()]);
+    assert_eq!(store.search(&Search::default(), &u2).unwrap().len(), 2);
+    assert!(store.search(&Search { unit: Some("U1".into()), ..Default::default() }, &Scope::Units(vec![])).unwrap().is_empty());
+    assert_eq!(store.search(&Search { limit: 1, ..Default::default() }, &Scope::All).unwrap().len(), 1);
+    let empty = Search {
+        from: Some("2026-11-22T00:00:00Z".parse().unwrap()),
+        to: Some("2026-11-21T00:00:00Z".parse().unwrap()),
+        ..Default::default()
+    };
+    assert!(matches!(store.search(&empty, &Scope::All), Err(EventStoreError::Invalid(_))));
+    let doc: serde_json::Value = serde_json::from_str(&all[1].doc).unwrap();
+    assert_eq!(doc["rule"]["id"], "2024897");
+}
+
+#[test]
+fn dead_letters_are_kept_cut_counted_and_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEvents::open(dir.path()).unwrap();
+    let id = sample(&store);
+    store.write(&Batch { dead: vec![dead(id, 500, "not_utf8")], ..Default::default() }).unwrap();
+    let open = store.dead_letters(&DeadQuery::default()).unwrap();
+    assert_eq!(open.len(), 2);
+    assert_eq!(open[0].letter.record.len(), DEAD_LETTER_KEEP);
+    assert_eq!(open[0].letter.record_len, 100_000);
+    assert_eq!(open[0].stream, "file:/tmp/a.json");
+    let counts = store.dead_letter_counts().unwrap();
+    assert_eq!(counts.iter().map(|c| (c.reason.as_str(), c.open)).collect::<Vec<_>>(), [("malformed", 1), ("not_utf8", 1)]);
+    store.mark_replayed(&[open[0].id]).unwrap();
+    store.update_dead_letter(open[1].id, "bad_value", "still wrong").unwrap();
+    let left = store.dead_letters(&DeadQuery::default()).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!((left[0].letter.reason.as_str(), left[0].letter.detail.as_str()), ("bad_value", "still wrong"));
+    assert_eq!(store.dead_letters(&DeadQuery { all: true, ..Default::default() }).unwrap().len(), 2);
+    assert_eq!(store.dead_letters(&DeadQuery { reason: Some("malformed".into()), ..Default::default() }).unwrap().len(), 0);
+}
+
+#[test]
+fn retention_drops_whole_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEvents::open(dir.path()).unwrap();
+    sample(&store);
+    let dropped = store.retain("2026-11-22".parse().unwrap()).unwrap();
+    assert_eq!(dropped, ["2026-11-21"]);
+    assert_eq!(store.search(&Search::default(), &Scope::All).unwrap().len(), 1);
+    assert!(!dir.path().join("events-2026-11-21.sqlite").exists());
+    // Writing to a dropped day again re-creates it.
+    let s = store.stream("x").unwrap();
+    store
+        .write(&Batch { events: vec![accepted(s.id, 0, event("2026-11-21T01:00:00Z", "10.0.0.1", "10.0.0.2", &[]))], ..Default::default() })
+        .unwrap();
+    assert_eq!(store.partitions().unwrap().len(), 2);
+}

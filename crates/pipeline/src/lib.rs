@@ -1,0 +1,146 @@
+//! The ingest pipeline. Every source ends in the same two steps:
+//! a [`Stage`] turns one record into an attributed event or a dead letter,
+//! and a writer thread stores batches behind a bounded queue, checkpointing
+//! each stream after its batch is durable. A crash replays at most the
+//! batches after the last checkpoint, and the event store's origin key
+//! turns that replay into duplicates counted, not events stored twice.
+
+mod counters;
+mod files;
+mod replay;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{Receiver, SyncSender};
+
+use shouwang_eventstore::{Accepted, Batch, DeadLetter, EventStore, EventStoreError, Origin, Written};
+use shouwang_ingest::parse::{Ctx, Parser};
+use shouwang_ingest::{Format, Reject};
+use shouwang_store::Attributor;
+
+pub use counters::Counters;
+pub use files::{FileOptions, Report};
+pub use replay::ReplayReport;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] EventStoreError),
+    #[error("cannot read {what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    /// The input as a whole cannot be processed (its format is unknown, a
+    /// report's header is broken); nothing of it was stored.
+    #[error("{what}: {why}")]
+    Input { what: String, why: String },
+}
+
+pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
+
+/// Records per stored batch: large enough to amortise a commit's fsync,
+/// small enough that a crash replays little.
+pub const BATCH_RECORDS: usize = 4096;
+/// Batches parsed ahead of the writer before the reader waits (backpressure).
+pub const QUEUE_BATCHES: usize = 4;
+
+/// What the pipeline runs against; cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    pub events: Arc<dyn EventStore>,
+    pub attributor: Arc<Attributor>,
+    pub counters: Arc<Counters>,
+    pub max_record: usize,
+}
+
+/// Where records come from, as configured.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    /// Source name recorded on every event and dead letter (`file`, `http`, …).
+    pub name: String,
+    /// The sensor or member unit the source is bound to.
+    pub sensor: Option<String>,
+    /// The format, or `None` to recognise it from the first record.
+    pub format: Option<Format>,
+}
+
+/// One record to one event or one dead letter, for a known format.
+pub struct Stage {
+    format: Format,
+    report: String,
+    context: Option<Vec<u8>>,
+    parser: Box<dyn Parser>,
+    ctx: Ctx,
+    sensor: Option<String>,
+}
+
+impl Stage {
+    pub fn new(format: Format, report: &str, context: Option<Vec<u8>>, source: &Source, max_record: usize) -> Result<Stage, Reject> {
+        let parser = format.parser(context.as_deref(), report)?;
+        let ctx = Ctx { received: jiff::Timestamp::now(), source: source.name.clone(), max_record_bytes: max_record };
+        Ok(Stage { format, report: report.to_string(), context, parser, ctx, sensor: source.sensor.clone() })
+    }
+
+    pub fn set_received(&mut self, at: jiff::Timestamp) {
+        self.ctx.received = at;
+    }
+
+    pub fn run(&self, origin: Origin, record: &[u8], batch: &mut Batch) {
+        match self.parser.parse(record, &self.ctx) {
+            Ok(mut event) => {
+                event.shouwang.sensor.clone_from(&self.sensor);
+                batch.events.push(Accepted { origin, event });
+            }
+            Err(reject) => batch.dead.push(self.dead_letter(origin, reject, record, record.len() as u64)),
+        }
+    }
+
+    pub fn dead_letter(&self, origin: Origin, reject: Reject, record: &[u8], len: u64) -> DeadLetter {
+        DeadLetter {
+            origin,
+            source: self.ctx.source.clone(),
+            sensor: self.sensor.clone(),
+            format: self.format.spec(&self.report),
+            context: self.context.as_deref().map(|c| String::from_utf8_lossy(c).into_owned()),
+            reason: reject.reason.as_str().to_string(),
+            detail: reject.detail,
+            received: self.ctx.received,
+            record: record[..record.len().min(shouwang_eventstore::DEAD_LETTER_KEEP)].to_vec(),
+            record_len: len,
+        }
+    }
+}
+
+impl Pipeline {
+    pub fn new(events: Arc<dyn EventStore>, attributor: Arc<Attributor>) -> Pipeline {
+        Pipeline { events, attributor, counters: Arc::default(), max_record: shouwang_ingest::parse::DEFAULT_MAX_RECORD }
+    }
+
+    /// Tags a parsed batch with its units, counts it, and queues it for the writer.
+    fn send(&self, tx: &SyncSender<Batch>, mut batch: Batch) -> bool {
+        self.attributor.tag(batch.events.iter_mut().map(|a| &mut a.event));
+        let c = &self.counters;
+        c.received.fetch_add((batch.events.len() + batch.dead.len()) as u64, Relaxed);
+        c.parsed.fetch_add(batch.events.len() as u64, Relaxed);
+        for d in &batch.dead {
+            if let Some(r) = shouwang_ingest::Reason::ALL.into_iter().find(|r| r.as_str() == d.reason) {
+                c.reject(r, 1);
+            }
+        }
+        c.queued.fetch_add(1, Relaxed);
+        tx.send(batch).is_ok()
+    }
+
+    /// The writer: stores batches in order until the senders hang up.
+    fn write_all(&self, rx: Receiver<Batch>) -> Result<Written> {
+        let mut total = Written::default();
+        for batch in rx {
+            self.counters.queued.fetch_sub(1, Relaxed);
+            let w = self.events.write(&batch)?;
+            self.counters.written.fetch_add(w.events, Relaxed);
+            self.counters.duplicates.fetch_add(w.duplicates, Relaxed);
+            total.events += w.events;
+            total.duplicates += w.duplicates;
+            total.dead += w.dead;
+        }
+        Ok(total)
+    }
+}

@@ -1,0 +1,77 @@
+//! `shouwang ingest`, `events search`, `dead-letters` and `status` as an
+//! operator runs them.
+
+use crate::helpers::*;
+
+fn eve(ts: &str, dest: &str, sig: &str) -> String {
+    format!(
+        r#"{{"timestamp":"{ts}","event_type":"alert","src_ip":"198.51.100.9","src_port":1234,"dest_ip":"{dest}","dest_port":80,"proto":"TCP","alert":{{"signature_id":2024897,"signature":"{sig}","category":"Web Application Attack","severity":1}},"http":{{"hostname":"www.school.example","url":"/x"}}}}"#
+    )
+}
+
+#[test]
+fn ingest_search_dead_letters_and_status() {
+    let env = Env::new();
+    let src = env.dir.path().join("registry");
+    write_files(&src, &[("regions.csv", REGIONS), ("units.csv", UNITS), ("assets.csv", ASSETS)]);
+    env.ok(&["registry", "import", src.to_str().unwrap(), "--reason", "load"]);
+
+    let input = env.dir.path().join("in");
+    let eve_body = format!(
+        "{}\n{}\n{{\"event_type\":\"alert\",\"timestamp\":\n",
+        eve("2026-11-21T15:04:05+0800", "192.0.2.5", "ET WEB_SERVER webshell"),
+        eve("2026-11-21T16:00:00+0800", "192.0.2.200", "ET SCAN nmap")
+    );
+    let syslog = "<34>1 2026-11-21T08:00:00Z fw01 sshd 77 ID1 - Failed password for root from 192.0.2.9\n";
+    write_files(&input, &[("sensor.json", &eve_body), ("fw.log", syslog)]);
+    let out = env.run(&["ingest", input.to_str().unwrap(), "--sensor", "sensor-qc-01", "--json"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reports = json_lines(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(reports.len(), 2);
+    let eve_report = reports.iter().find(|r| r["format"] == "eve").unwrap();
+    assert_eq!((eve_report["events"].as_u64(), eve_report["dead_letters"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(reports.iter().find(|r| r["format"] == "syslog").unwrap()["events"], 1);
+
+    let by_unit = json_lines(&env.ok(&["events", "search", "--unit", "H1"]));
+    assert_eq!(by_unit.len(), 1);
+    assert_eq!(by_unit[0]["rule"]["name"], "ET SCAN nmap");
+    assert_eq!(by_unit[0]["shouwang"]["units"], serde_json::json!(["H1", "S1"]), "address H1, HTTP host S1");
+    assert_eq!(json_lines(&env.ok(&["events", "search", "--ip", "192.0.2.0/25"])).len(), 1, "addresses in fields, not in message text");
+    assert_eq!(json_lines(&env.ok(&["events", "search", "--rule", "webshell"])).len(), 1);
+    assert_eq!(json_lines(&env.ok(&["events", "search", "--text", "failed password"])).len(), 1);
+    assert_eq!(json_lines(&env.ok(&["events", "search", "--domain", "school.example"])).len(), 2);
+    let bad = env.run(&["events", "search", "--ip", "192.0.2.0/99"], None);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("192.0.2.0/99"));
+
+    let dead = json_lines(&env.ok(&["dead-letters", "list"]));
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["reason"], "malformed");
+    assert_eq!(dead[0]["sensor"], "sensor-qc-01");
+    assert!(dead[0]["record"].as_str().unwrap().starts_with("{\"event_type\""));
+    let counts = json_lines(&env.ok(&["dead-letters", "counts"]));
+    assert_eq!((counts[0]["source"].as_str(), counts[0]["open"].as_u64()), (Some("file"), Some(1)));
+    let replay = json_lines(&env.ok(&["dead-letters", "replay"]));
+    assert_eq!((replay[0]["tried"].as_u64(), replay[0]["still_rejected"].as_u64()), (Some(1), Some(1)));
+
+    let status: serde_json::Value = serde_json::from_str(&env.ok(&["status"])).unwrap();
+    assert_eq!(status["partitions"][0]["day"], "2026-11-21");
+    assert_eq!(status["partitions"][0]["events"], 3);
+    assert_eq!(status["streams"].as_array().unwrap().len(), 2);
+
+    // Ingesting again resumes at the end of each file: nothing new.
+    let again = json_lines(&env.ok(&["ingest", input.to_str().unwrap(), "--json"]));
+    assert!(again.iter().all(|r| r["records"] == 0), "{again:?}");
+    // Stdin, with an explicit format; an unknown format is refused up front.
+    let out =
+        env.run(&["ingest", "-", "--format", "cef", "--json"], Some("CEF:0|V|P|1|100|Port scan|5|src=192.0.2.140 rt=1763700000000\n"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_lines(&String::from_utf8(out.stdout).unwrap())[0]["events"], 1);
+    let out = env.run(&["ingest", "-", "--format", "xml"], Some(""));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format `xml`"));
+    // An input that cannot be recognised fails with a reason, and the exit code says so.
+    write_files(&input, &[("notes.txt", "hello\n")]);
+    let out = env.run(&["ingest", input.join("notes.txt").to_str().unwrap()], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format"));
+}
