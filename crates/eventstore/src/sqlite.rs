@@ -209,6 +209,27 @@ impl SqliteEvents {
         Ok((written, dup))
     }
 
+    /// A partition file appears under its final name only with its schema
+    /// in place, so a concurrent search never opens a half-made one.
+    fn open_partition(&self, day: i64) -> Result<Connection> {
+        let path = self.dir.join(partition_file(day));
+        if !path.exists() {
+            let tmp = self.dir.join(format!("{}.{}.new", partition_file(day), std::process::id()));
+            let _ = std::fs::remove_file(&tmp);
+            let c = Connection::open(&tmp)?;
+            c.execute_batch(PARTITION_SCHEMA)?;
+            drop(c);
+            // A hard link never replaces: if another process made the file first, use theirs.
+            match std::fs::hard_link(&tmp, &path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(EventStoreError::Io { path: path.display().to_string(), source: e }),
+            }
+            std::fs::remove_file(&tmp).map_err(io(&tmp))?;
+        }
+        open_rw(&path, PARTITION_SCHEMA)
+    }
+
     fn read_partition(&self, day: i64) -> Result<Connection> {
         let c = Connection::open_with_flags(self.dir.join(partition_file(day)), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         c.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -338,9 +359,7 @@ impl EventStore for SqliteEvents {
             for (day, events) in by_day {
                 let conn = match writers.entry(day) {
                     std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(open_rw(&self.dir.join(partition_file(day)), PARTITION_SCHEMA)?)
-                    }
+                    std::collections::hash_map::Entry::Vacant(v) => v.insert(self.open_partition(day)?),
                 };
                 let (w, d) = Self::write_partition(conn, &events)?;
                 out.events += w;

@@ -5,9 +5,11 @@
 //! batches after the last checkpoint, and the event store's origin key
 //! turns that replay into duplicates counted, not events stored twice.
 
+mod consume;
 mod counters;
 mod files;
 mod replay;
+pub mod spool;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -21,6 +23,7 @@ use shouwang_store::Attributor;
 pub use counters::Counters;
 pub use files::{FileOptions, Report};
 pub use replay::ReplayReport;
+pub use spool::{Spool, SpoolError, SpoolRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {

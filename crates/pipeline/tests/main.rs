@@ -2,6 +2,7 @@
 //! example registry.
 
 mod files;
+mod spool;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -28,6 +28,12 @@ pub enum ApiError {
     /// 422: well-formed but invalid; `details` lists each rejected record.
     #[error("{message}")]
     Invalid { message: String, details: Vec<String> },
+    /// 429: too many requests in flight; retry after the given seconds.
+    #[error("{message}")]
+    Busy { message: String, retry_after: u32 },
+    /// 503: a limit was reached (the ingest spool is full); retry after the given seconds.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after: u32 },
     /// 500: logged with its cause; the client sees only that it happened.
     #[error("internal error")]
     Internal(String),
@@ -55,6 +61,8 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::Busy { .. } => (StatusCode::TOO_MANY_REQUESTS, "busy"),
+            ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -73,6 +81,9 @@ impl IntoResponse for ApiError {
             body["error"]["details"] = details.clone().into();
         }
         let mut resp = (status, axum::Json(body)).into_response();
+        if let ApiError::Busy { retry_after, .. } | ApiError::Unavailable { retry_after, .. } = &self {
+            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after));
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }

@@ -5,6 +5,7 @@
 
 mod auth;
 mod error;
+mod events;
 mod metrics;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use shouwang_registry::{Bundle, io};
 use shouwang_store::{Attributor, Store};
 
 pub use error::ApiError;
+pub use events::{Consumer, Ingest, counters_json, dead_letter_json};
 pub use metrics::Metrics;
 
 use auth::{Auth, Q};
@@ -38,6 +40,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Largest registry import body accepted, in bytes.
     pub max_import_bytes: usize,
+    /// The pipeline, its spool and the event store.
+    pub ingest: Arc<Ingest>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -53,6 +57,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/registry/import", post(import))
         .route("/api/v1/registry/overlaps", get(overlaps))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/ingest", post(events::ingest))
+        .route("/api/v1/ingest/status", get(events::status))
+        .route("/api/v1/events", get(events::search))
+        .route("/api/v1/dead-letters", get(events::dead_letters))
+        .route("/api/v1/dead-letters/counts", get(events::dead_letter_counts))
+        .route("/api/v1/dead-letters/replay", post(events::replay))
         .route("/metrics", get(metrics_text))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see /api/v1/openapi.json".into()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

@@ -51,6 +51,12 @@ impl Metrics {
         self.index_entries.set(entries as i64);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        // The pipeline's counters are its own atomics; append them before the end marker.
+        if out.ends_with("# EOF\n") {
+            out.truncate(out.len() - "# EOF\n".len());
+        }
+        ingest_metrics(&mut out, &state.ingest.pipeline.counters);
+        out.push_str("# EOF\n");
         out
     }
 }
@@ -70,4 +76,32 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     state.metrics.requests.get_or_create(&vec![("route", route.clone()), ("method", method), ("status", status)]).inc();
     state.metrics.latency.get_or_create(&vec![("route", route)]).observe(started.elapsed().as_secs_f64());
     resp
+}
+
+fn ingest_metrics(out: &mut String, c: &shouwang_pipeline::Counters) {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, i64)]| {
+        let _ = writeln!(out, "# HELP shouwang_ingest_{name} {help}.\n# TYPE shouwang_ingest_{name} {kind}");
+        let suffix = if kind == "counter" { "_total" } else { "" };
+        for (labels, v) in samples {
+            let _ = writeln!(out, "shouwang_ingest_{name}{suffix}{labels} {v}");
+        }
+    };
+    let one = |v: u64| vec![(String::new(), v as i64)];
+    family("received", "counter", "Records received from any source", &one(c.received.load(Relaxed)));
+    family("parsed", "counter", "Records that became events", &one(c.parsed.load(Relaxed)));
+    let rejected: Vec<(String, i64)> = c.rejected_by_reason().map(|(r, n)| (format!("{{reason=\"{}\"}}", r.as_str()), n as i64)).collect();
+    family("rejected", "counter", "Records refused by a parser, kept as dead letters, by reason", &rejected);
+    family("spooled", "counter", "Records written to the durable spool and acknowledged", &one(c.spooled.load(Relaxed)));
+    family("written", "counter", "Events newly stored", &one(c.written.load(Relaxed)));
+    family("duplicates", "counter", "Events already stored when written again (replay after a crash)", &one(c.duplicates.load(Relaxed)));
+    family("refused", "counter", "Requests turned away with 429 or 503 because a limit was reached", &one(c.refused.load(Relaxed)));
+    family("queued_batches", "gauge", "Batches parsed and waiting for the writer", &[(String::new(), c.queued.load(Relaxed))]);
+    family(
+        "spool_backlog_bytes",
+        "gauge",
+        "Bytes in spool segments not yet removed",
+        &[(String::new(), c.spool_backlog_bytes.load(Relaxed))],
+    );
 }

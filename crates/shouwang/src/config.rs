@@ -82,11 +82,23 @@ pub struct Ingest {
     pub retention_days: u32,
     /// Largest single record, in bytes; larger ones become dead letters.
     pub max_record_bytes: usize,
+    /// Unprocessed bytes the spool may hold before senders are told to retry (HTTP 503).
+    pub spool_max_bytes: u64,
+    /// Largest `POST /api/v1/ingest` body, after gzip decompression.
+    pub http_max_body_bytes: usize,
+    /// Ingest requests in flight at once before HTTP 429.
+    pub http_max_in_flight: usize,
 }
 
 impl Default for Ingest {
     fn default() -> Self {
-        Ingest { retention_days: 180, max_record_bytes: 1024 * 1024 }
+        Ingest {
+            retention_days: 180,
+            max_record_bytes: 1024 * 1024,
+            spool_max_bytes: 1024 * 1024 * 1024,
+            http_max_body_bytes: 32 * 1024 * 1024,
+            http_max_in_flight: 64,
+        }
     }
 }
 
@@ -94,6 +106,11 @@ impl Config {
     /// Where events, checkpoints and dead letters live (always embedded).
     pub fn events_dir(&self) -> PathBuf {
         self.data_dir.join("events")
+    }
+
+    /// The durable spool of network sources.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.data_dir.join("spool")
     }
 }
 
@@ -196,6 +213,9 @@ impl Config {
         }
         if !(1024..=256 * 1024 * 1024).contains(&self.ingest.max_record_bytes) {
             bail!("ingest.max_record_bytes must be between 1 KiB and 256 MiB");
+        }
+        if self.ingest.http_max_in_flight == 0 || self.ingest.http_max_body_bytes < self.ingest.max_record_bytes {
+            bail!("ingest.http_max_in_flight must be at least 1 and ingest.http_max_body_bytes at least ingest.max_record_bytes");
         }
         if self.server.index_refresh_secs == 0 {
             bail!("server.index_refresh_secs must be at least 1");

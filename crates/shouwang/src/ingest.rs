@@ -157,7 +157,7 @@ pub async fn dead_letters(cfg: &Config, cmd: DeadLettersCmd) -> anyhow::Result<(
         DeadLettersCmd::List { source, reason, all, limit } => {
             let store = open_events(cfg)?;
             for d in store.dead_letters(&DeadQuery { source, reason, all, after_id: None, limit })? {
-                print_json_line(&mut out, &dead_letter_json(&d))?;
+                print_json_line(&mut out, &shouwang_server::dead_letter_json(&d))?;
             }
         }
         DeadLettersCmd::Counts => {
@@ -174,27 +174,6 @@ pub async fn dead_letters(cfg: &Config, cmd: DeadLettersCmd) -> anyhow::Result<(
     }
     out.flush()?;
     Ok(())
-}
-
-/// A dead letter for people: the record as text where it is text, else base64-free hex preview.
-pub fn dead_letter_json(d: &shouwang_eventstore::StoredDeadLetter) -> serde_json::Value {
-    let l = &d.letter;
-    let record = String::from_utf8_lossy(&l.record);
-    serde_json::json!({
-        "id": d.id,
-        "status": d.status,
-        "stream": d.stream,
-        "position": l.origin.pos,
-        "source": l.source,
-        "sensor": l.sensor,
-        "format": l.format,
-        "reason": l.reason,
-        "detail": l.detail,
-        "received": l.received,
-        "record": record,
-        "record_bytes": l.record_len,
-        "truncated": l.record_len > l.record.len() as u64,
-    })
 }
 
 pub fn status(cfg: &Config) -> anyhow::Result<serde_json::Value> {

@@ -301,11 +301,21 @@ async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, demo: bool) -
         seed_demo(&store, listen.unwrap_or(cfg.server.listen)).await?;
     }
     let attributor = Arc::new(Attributor::new(store.clone()).await?);
+    let mut pipeline = shouwang_pipeline::Pipeline::new(ingest::open_events(cfg)?, attributor.clone());
+    pipeline.max_record = cfg.ingest.max_record_bytes;
+    let spool =
+        shouwang_pipeline::Spool::open(&cfg.spool_dir(), cfg.ingest.spool_max_bytes, pipeline.max_record, pipeline.counters.clone())
+            .with_context(|| format!("cannot open the spool in {}", cfg.spool_dir().display()))?;
+    let ing =
+        Arc::new(shouwang_server::Ingest::new(pipeline, Arc::new(spool), cfg.ingest.http_max_body_bytes, cfg.ingest.http_max_in_flight));
+    let consumer = shouwang_server::Consumer::start(&ing);
+    let retention = spawn_retention(ing.clone(), cfg.clone());
     let state = shouwang_server::AppState {
         store: store.clone(),
         attributor: attributor.clone(),
         metrics: Arc::new(shouwang_server::Metrics::new()),
         max_import_bytes: usize::try_from(cfg.import.max_bytes).unwrap_or(usize::MAX),
+        ingest: ing,
     };
     let refresher = shouwang_server::spawn_index_refresh(attributor, Duration::from_secs(cfg.server.index_refresh_secs));
     let addr = listen.unwrap_or(cfg.server.listen);
@@ -313,8 +323,28 @@ async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, demo: bool) -
     tracing::info!(addr = %listener.local_addr()?, backend = ?store.backend(), "serving the API");
     axum::serve(listener, shouwang_server::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     refresher.abort();
+    retention.abort();
+    // Records still in the spool are safe there; the consumer stops at a batch boundary.
+    tokio::task::spawn_blocking(move || consumer.stop()).await?;
     store.close().await;
     Ok(())
+}
+
+/// Drops expired day partitions at start and then hourly.
+fn spawn_retention(ing: Arc<shouwang_server::Ingest>, cfg: Config) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let (events, keep_from) = (ing.pipeline.events.clone(), ingest::retention_start(&cfg));
+            match tokio::task::spawn_blocking(move || events.retain(keep_from)).await {
+                Ok(Ok(dropped)) if !dropped.is_empty() => tracing::info!(?dropped, %keep_from, "retention dropped event partitions"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
+                Err(e) => tracing::error!(error = %e, "retention task failed"),
+            }
+        }
+    })
 }
 
 async fn shutdown_signal() {

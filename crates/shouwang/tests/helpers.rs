@@ -69,6 +69,7 @@ pub struct App {
     pub admin_token: String,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
+    pub ingest: Arc<shouwang_server::Ingest>,
 }
 
 pub async fn spawn_app() -> App {
@@ -84,18 +85,29 @@ pub async fn spawn_app() -> App {
         .unwrap();
     let admin_token = store.create_token(&local, "admin", "test").await.unwrap();
     let attributor = Arc::new(Attributor::new(store.clone()).await.unwrap());
+    let events = Arc::new(shouwang_eventstore::SqliteEvents::open(&dir.path().join("data/events")).unwrap());
+    let pipeline = shouwang_pipeline::Pipeline::new(events, attributor.clone());
+    let spool = shouwang_pipeline::Spool::open(&dir.path().join("data/spool"), SPOOL_LIMIT, pipeline.max_record, pipeline.counters.clone())
+        .unwrap();
+    let ingest = Arc::new(shouwang_server::Ingest::new(pipeline, Arc::new(spool), 4 * 1024 * 1024, 8));
+    // The consumer thread lives as long as the test process.
+    std::mem::forget(shouwang_server::Consumer::start(&ingest));
     let state = shouwang_server::AppState {
         store: store.clone(),
         attributor: attributor.clone(),
         metrics: Arc::new(shouwang_server::Metrics::new()),
         max_import_bytes: 4 * 1024 * 1024,
+        ingest: ingest.clone(),
     };
     shouwang_server::spawn_index_refresh(attributor, Duration::from_millis(100));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, shouwang_server::router(state)).await.unwrap() });
-    App { addr, store, admin_token, client: reqwest::Client::new(), dir }
+    App { addr, store, admin_token, client: reqwest::Client::new(), dir, ingest }
 }
+
+/// The test app's spool limit: small enough that a test can fill it.
+pub const SPOOL_LIMIT: u64 = 8 * 1024 * 1024;
 
 impl App {
     pub fn get(&self, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {

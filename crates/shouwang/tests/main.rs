@@ -4,4 +4,5 @@
 mod api;
 mod cli;
 mod helpers;
+mod ingest_api;
 mod ingest_cli;

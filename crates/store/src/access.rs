@@ -23,10 +23,13 @@ pub enum Role {
     Supervisor,
     /// 审计: reads the audit trail, nothing else.
     Auditor,
+    /// 探针/传感器: a machine that sends events, bound to a unit or to the centre; nothing else.
+    Sensor,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [Role::CentreAdmin, Role::Analyst, Role::Leader, Role::UnitOperator, Role::Supervisor, Role::Auditor];
+    pub const ALL: [Role; 7] =
+        [Role::CentreAdmin, Role::Analyst, Role::Leader, Role::UnitOperator, Role::Supervisor, Role::Auditor, Role::Sensor];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,13 +39,14 @@ impl Role {
             Role::UnitOperator => "unit_operator",
             Role::Supervisor => "supervisor",
             Role::Auditor => "auditor",
+            Role::Sensor => "sensor",
         }
     }
 
     pub fn parse(s: &str) -> Result<Role> {
         let s = s.trim().replace('-', "_");
         Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
-            StoreError::Invalid(format!("unknown role `{s}` (centre_admin, analyst, leader, unit_operator, supervisor, auditor)"))
+            StoreError::Invalid(format!("unknown role `{s}` (centre_admin, analyst, leader, unit_operator, supervisor, auditor, sensor)"))
         })
     }
 
@@ -55,9 +59,10 @@ impl Role {
         use Perm::*;
         match self {
             Role::CentreAdmin => true,
-            Role::Analyst => matches!(perm, ReadRegistry | WriteRegistry | Attribute),
-            Role::Leader | Role::UnitOperator | Role::Supervisor => matches!(perm, ReadRegistry | Attribute),
+            Role::Analyst => matches!(perm, ReadRegistry | WriteRegistry | Attribute | ReadEvents | ManageIngest),
+            Role::Leader | Role::UnitOperator | Role::Supervisor => matches!(perm, ReadRegistry | Attribute | ReadEvents),
             Role::Auditor => matches!(perm, ReadAudit),
+            Role::Sensor => matches!(perm, Ingest),
         }
     }
 }
@@ -70,6 +75,12 @@ pub enum Perm {
     Attribute,
     ManageUsers,
     ReadAudit,
+    /// Send events (`POST /api/v1/ingest`).
+    Ingest,
+    /// Search stored events (scoped by visibility).
+    ReadEvents,
+    /// Dead letters, their replay, pipeline status.
+    ManageIngest,
 }
 
 /// Who is acting: from an API token, a password login, or the local CLI.

@@ -78,6 +78,16 @@ pub(crate) async fn audit(
     Ok(())
 }
 
+impl Store {
+    /// Records an action taken outside the store (a dead-letter replay) in the audit trail.
+    pub async fn record(&self, p: &Principal, action: &str, target: &str, reason: &str, detail: &serde_json::Value) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        audit(&mut tx, p, action, target, reason, detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -99,7 +109,10 @@ impl Store {
         }
         match (u.role.unit_scoped(), &u.unit) {
             (true, None) => return Err(StoreError::Invalid(format!("role {} needs a unit", u.role.as_str()))),
-            (false, Some(_)) => return Err(StoreError::Invalid(format!("role {} acts for the centre, not a unit", u.role.as_str()))),
+            // A sensor may be bound to the member unit that runs it.
+            (false, Some(_)) if u.role != Role::Sensor => {
+                return Err(StoreError::Invalid(format!("role {} acts for the centre, not a unit", u.role.as_str())));
+            }
             _ => {}
         }
         let hash = match &u.password {
