@@ -125,6 +125,121 @@ impl<R: Read> LineReader<R> {
     }
 }
 
+/// Syslog over a stream (RFC 6587): a frame is either octet-counted
+/// (`LEN SP MSG`) or ends at a newline, decided per frame, as rsyslog does.
+/// A count over the limit, or one whose frame does not begin with `<PRI>`
+/// (a count that lies), becomes a refused frame; the stream goes on.
+#[derive(Debug, Default)]
+pub struct SyslogFramer {
+    /// Bytes still to discard from an over-long frame.
+    skip: Skip,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Skip {
+    #[default]
+    None,
+    Octets(u64),
+    Line,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamFrame {
+    /// A record: a range of the buffer passed to [`SyslogFramer::decode`].
+    Record(std::ops::Range<usize>),
+    /// A refused frame: what it held (at most [`OVERSIZE_HEAD`] bytes) and why.
+    Refused { head: std::ops::Range<usize>, reason: crate::Reason, detail: String },
+}
+
+impl SyslogFramer {
+    /// Decodes the complete frames at the start of `buf`, returning how many
+    /// bytes they used; the rest waits for more input. With `eof`, a last
+    /// frame without its newline is taken as it is.
+    pub fn decode(&mut self, buf: &[u8], max: usize, eof: bool, out: &mut Vec<StreamFrame>) -> usize {
+        let mut at = 0;
+        loop {
+            match self.skip {
+                Skip::Octets(n) => {
+                    let k = n.min((buf.len() - at) as u64);
+                    at += k as usize;
+                    self.skip = if k == n { Skip::None } else { Skip::Octets(n - k) };
+                    if self.skip != Skip::None {
+                        return at;
+                    }
+                }
+                Skip::Line => match memchr::memchr(b'\n', &buf[at..]) {
+                    Some(i) => {
+                        at += i + 1;
+                        self.skip = Skip::None;
+                    }
+                    None => return buf.len(),
+                },
+                Skip::None => {}
+            }
+            while at < buf.len() && matches!(buf[at], b'\n' | b'\r') {
+                at += 1;
+            }
+            if at == buf.len() {
+                return at;
+            }
+            let rest = &buf[at..];
+            let digits = rest.iter().take(11).take_while(|b| b.is_ascii_digit()).count();
+            if digits > 0 && rest.get(digits) == Some(&b' ') {
+                let n: u64 = std::str::from_utf8(&rest[..digits]).ok().and_then(|d| d.parse().ok()).unwrap_or(u64::MAX);
+                let start = at + digits + 1;
+                if n > max as u64 {
+                    let head = start..start + (buf.len() - start).min(OVERSIZE_HEAD);
+                    let detail = format!("octet count {n} is over the {max}-byte record limit");
+                    out.push(StreamFrame::Refused { head, reason: crate::Reason::TooLarge, detail });
+                    at = start;
+                    self.skip = Skip::Octets(n);
+                    continue;
+                }
+                let n = n as usize;
+                if buf.len() - start < n {
+                    return at;
+                }
+                let frame = start..start + n;
+                if buf.get(start) == Some(&b'<') {
+                    out.push(StreamFrame::Record(frame));
+                } else {
+                    let detail = format!("octet count {n} does not frame a syslog message (the frame does not begin with `<PRI>`)");
+                    out.push(StreamFrame::Refused { head: start..start + n.min(OVERSIZE_HEAD), reason: crate::Reason::Malformed, detail });
+                }
+                at = start + n;
+                continue;
+            }
+            match memchr::memchr(b'\n', rest) {
+                Some(i) if i <= max => {
+                    let end = if i > 0 && rest[i - 1] == b'\r' { at + i - 1 } else { at + i };
+                    out.push(StreamFrame::Record(at..end));
+                    at += i + 1;
+                }
+                found if found.is_some() || rest.len() > max => {
+                    let detail = format!("a line over the {max}-byte record limit");
+                    out.push(StreamFrame::Refused {
+                        head: at..at + rest.len().min(OVERSIZE_HEAD),
+                        reason: crate::Reason::TooLarge,
+                        detail,
+                    });
+                    match found {
+                        Some(i) => at += i + 1,
+                        None => {
+                            self.skip = Skip::Line;
+                            return buf.len();
+                        }
+                    }
+                }
+                _ if eof => {
+                    out.push(StreamFrame::Record(at..buf.len()));
+                    return buf.len();
+                }
+                _ => return at,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +282,48 @@ mod tests {
         }
         assert_eq!(frames(b"", 8, 1), []);
         assert_eq!(frames(&[b'y'; 20], 8, 3), [(0, Err(20))]);
+    }
+
+    fn syslog_frames(input: &[u8], max: usize, chunk: usize) -> Vec<Result<String, String>> {
+        let mut f = SyslogFramer::default();
+        let (mut buf, mut out) = (Vec::new(), Vec::new());
+        let mut frames = Vec::new();
+        let chunks: Vec<&[u8]> = input.chunks(chunk).collect();
+        for (i, c) in chunks.iter().enumerate() {
+            buf.extend_from_slice(c);
+            let used = f.decode(&buf, max, i + 1 == chunks.len(), &mut frames);
+            for fr in frames.drain(..) {
+                out.push(match fr {
+                    StreamFrame::Record(r) => Ok(String::from_utf8_lossy(&buf[r]).into_owned()),
+                    StreamFrame::Refused { reason, .. } => Err(reason.as_str().to_string()),
+                });
+            }
+            buf.drain(..used);
+        }
+        out
+    }
+
+    #[test]
+    fn syslog_stream_framing() {
+        let input = b"<13>plain line\r\n12 <13>counted\n<14>after\n9 notsyslog5 <1>x\n\n99999999 <1>big".to_vec();
+        for chunk in [1, 2, 5, 1000] {
+            let got = syslog_frames(&input, 64, chunk);
+            assert_eq!(
+                got,
+                [
+                    Ok("<13>plain line".into()),
+                    Ok("<13>counted\n".into()),
+                    Ok("<14>after".into()),
+                    Err("malformed".into()),
+                    Ok("<1>x\n".into()),
+                    Err("too_large".into())
+                ],
+                "chunk {chunk}"
+            );
+        }
+        let mut long = vec![b'a'; 100];
+        long.extend(b"\n<1>ok\n");
+        assert_eq!(syslog_frames(&long, 64, 7), [Err("too_large".into()), Ok("<1>ok".into())]);
+        assert_eq!(syslog_frames(b"2026-11-22 plain\n", 64, 3), [Ok("2026-11-22 plain".into())], "digits without a space are not a count");
     }
 }

@@ -70,7 +70,13 @@ impl Pipeline {
                                 }
                             };
                             stage.set_received(r.received);
-                            stage.run(origin, &r.bytes, &mut batch);
+                            match r.reject {
+                                None => stage.run(origin, &r.bytes, &mut batch),
+                                Some((reason, detail)) => {
+                                    let reject = shouwang_ingest::Reject::new(reason, detail);
+                                    batch.dead.push(stage.dead_letter(origin, reject, &r.bytes, r.bytes.len() as u64));
+                                }
+                            }
                         }
                         Err(why) => batch.dead.push(DeadLetter {
                             origin,

@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use shouwang_ingest::Format;
+use shouwang_ingest::{Format, Reason};
 
 use crate::Counters;
 
@@ -43,6 +43,9 @@ pub struct SpoolRecord<'a> {
     pub received: jiff::Timestamp,
     pub source: &'a str,
     pub sensor: Option<&'a str>,
+    /// Set when the source already refused the record (a frame whose octet
+    /// count lies): spooled all the same, so it becomes a dead letter in order.
+    pub reject: Option<(Reason, &'a str)>,
     pub bytes: &'a [u8],
 }
 
@@ -55,6 +58,7 @@ pub struct Spooled {
     pub received: jiff::Timestamp,
     pub source: String,
     pub sensor: Option<String>,
+    pub reject: Option<(Reason, String)>,
     pub bytes: Vec<u8>,
 }
 
@@ -103,7 +107,8 @@ fn decode(buf: &[u8], segment: u64, pos: u64) -> Option<(usize, Result<Spooled, 
         return Some((FRAME_HEADER + len, Err(format!("checksum mismatch in spool segment {segment} at {pos}"))));
     }
     let parse = || -> Option<Spooled> {
-        let format = *Format::ALL.get(usize::from(*body.first()?))?;
+        let code = *body.first()?;
+        let format = *Format::ALL.get(usize::from(code & 0x7f))?;
         let received = i64::from_le_bytes(body.get(1..9)?.try_into().ok()?);
         let mut at = 9;
         let text = |at: &mut usize| -> Option<String> {
@@ -114,6 +119,15 @@ fn decode(buf: &[u8], segment: u64, pos: u64) -> Option<(usize, Result<Spooled, 
         };
         let source = text(&mut at)?;
         let sensor = text(&mut at)?;
+        let reject = if code & 0x80 != 0 {
+            let reason = *Reason::ALL.get(usize::from(*body.get(at)?))?;
+            let n = usize::from(u16::from_le_bytes(body.get(at + 1..at + 3)?.try_into().ok()?));
+            let detail = String::from_utf8_lossy(body.get(at + 3..at + 3 + n)?).into_owned();
+            at += 3 + n;
+            Some((reason, detail))
+        } else {
+            None
+        };
         Some(Spooled {
             segment,
             pos,
@@ -121,6 +135,7 @@ fn decode(buf: &[u8], segment: u64, pos: u64) -> Option<(usize, Result<Spooled, 
             received: jiff::Timestamp::from_microsecond(received).ok()?,
             source,
             sensor: Some(sensor).filter(|s| !s.is_empty()),
+            reject,
             bytes: body[at..].to_vec(),
         })
     };
@@ -128,25 +143,31 @@ fn decode(buf: &[u8], segment: u64, pos: u64) -> Option<(usize, Result<Spooled, 
 }
 
 fn encode(out: &mut Vec<u8>, r: &SpoolRecord<'_>) {
-    let clip = |s: &str| -> usize {
-        // Names are config-given and short; cut at a char boundary under 256 bytes.
-        let mut n = s.len().min(255);
+    let clip = |s: &str, max: usize| -> usize {
+        // Names are config-given and short; cut at a char boundary.
+        let mut n = s.len().min(max);
         while !s.is_char_boundary(n) {
             n -= 1;
         }
         n
     };
-    let (src, sen) = (clip(r.source), r.sensor.map_or(0, clip));
-    let body_len = 1 + 8 + 1 + src + 1 + sen + r.bytes.len();
+    let (src, sen) = (clip(r.source, 255), r.sensor.map_or(0, |s| clip(s, 255)));
+    let det = r.reject.map_or(0, |(_, d)| clip(d, 4096));
+    let body_len = 1 + 8 + 1 + src + 1 + sen + r.reject.map_or(0, |_| 3 + det) + r.bytes.len();
     let start = out.len();
     out.extend_from_slice(&(body_len as u32).to_le_bytes());
     out.extend_from_slice(&[0; 4]);
-    out.push(format_code(r.format));
+    out.push(format_code(r.format) | if r.reject.is_some() { 0x80 } else { 0 });
     out.extend_from_slice(&r.received.as_microsecond().to_le_bytes());
     out.push(src as u8);
     out.extend_from_slice(&r.source.as_bytes()[..src]);
     out.push(sen as u8);
     out.extend_from_slice(&r.sensor.unwrap_or("").as_bytes()[..sen]);
+    if let Some((reason, detail)) = r.reject {
+        out.push(Reason::ALL.iter().position(|x| *x == reason).expect("every reason is in ALL") as u8);
+        out.extend_from_slice(&(det as u16).to_le_bytes());
+        out.extend_from_slice(&detail.as_bytes()[..det]);
+    }
     out.extend_from_slice(r.bytes);
     let crc = crc32fast::hash(&out[start + FRAME_HEADER..]);
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
@@ -180,6 +201,10 @@ impl Spool {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// Whether a sender should be told to come back later.
@@ -322,9 +347,16 @@ mod tests {
         let c = Arc::new(Counters::default());
         let spool = Spool::open(dir.path(), 1 << 30, 1 << 20, c.clone()).unwrap();
         let now = jiff::Timestamp::from_second(1_763_700_000).unwrap();
-        let rec =
-            |b: &'static [u8]| SpoolRecord { format: Format::Syslog, received: now, source: "syslog-tcp", sensor: Some("fw-01"), bytes: b };
-        spool.append(&[rec(b"<34>one"), rec(b"<34>\xff two")]).unwrap();
+        let rec = |b: &'static [u8]| SpoolRecord {
+            format: Format::Syslog,
+            received: now,
+            source: "syslog-tcp",
+            sensor: Some("fw-01"),
+            reject: None,
+            bytes: b,
+        };
+        let refused = SpoolRecord { reject: Some((Reason::Malformed, "count lies")), ..rec(b"xyz") };
+        spool.append(&[rec(b"<34>one"), rec(b"<34>\xff two"), refused]).unwrap();
         let (seg, len) = spool.active();
         drop(spool);
         // A crash mid-append leaves half a frame.
@@ -336,7 +368,9 @@ mod tests {
         let (frames, end) = spool.read(seg, 0, 1 << 20).unwrap();
         assert_eq!(end, len);
         let got: Vec<_> = frames.into_iter().map(|(_, r)| r.unwrap()).collect();
-        assert_eq!(got.len(), 2);
+        assert_eq!(got.len(), 3);
+        assert_eq!((got[2].reject.clone(), got[2].bytes.as_slice()), (Some((Reason::Malformed, "count lies".into())), &b"xyz"[..]));
+        assert_eq!(got[0].reject, None);
         assert_eq!(
             (got[1].bytes.as_slice(), got[1].sensor.as_deref(), got[1].source.as_str()),
             (&b"<34>\xff two"[..], Some("fw-01"), "syslog-tcp")

@@ -26,11 +26,25 @@ fn spooled_records_are_processed_once_even_when_replayed() {
         (0..500).map(|i| format!("<34>1 2026-11-21T08:00:{:02}Z fw01 sshd {i} - - login from 192.0.2.{}", i % 60, i % 250)).collect();
     let recs: Vec<SpoolRecord> = lines
         .iter()
-        .map(|l| SpoolRecord { format: Format::Syslog, received: now, source: "syslog-tcp", sensor: Some("fw-01"), bytes: l.as_bytes() })
+        .map(|l| SpoolRecord {
+            format: Format::Syslog,
+            received: now,
+            source: "syslog-tcp",
+            sensor: Some("fw-01"),
+            reject: None,
+            bytes: l.as_bytes(),
+        })
         .collect();
     spool.append(&recs).unwrap();
     spool
-        .append(&[SpoolRecord { format: Format::Eve, received: now, source: "http", sensor: Some("s1"), bytes: b"{\"event_type\":" }])
+        .append(&[SpoolRecord {
+            format: Format::Eve,
+            received: now,
+            source: "http",
+            sensor: Some("s1"),
+            reject: None,
+            bytes: b"{\"event_type\":",
+        }])
         .unwrap();
 
     let run = |env: &crate::Env| {

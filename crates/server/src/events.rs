@@ -154,7 +154,7 @@ pub async fn ingest(
         let received = jiff::Timestamp::now();
         let recs: Vec<SpoolRecord> = lines
             .iter()
-            .map(|r| SpoolRecord { format, received, source: "http", sensor: Some(&sensor), bytes: &bytes[r.clone()] })
+            .map(|r| SpoolRecord { format, received, source: "http", sensor: Some(&sensor), reject: None, bytes: &bytes[r.clone()] })
             .collect();
         spool.append(&recs)
     })

@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod events;
 mod metrics;
+pub mod syslog;
 
 use std::sync::Arc;
 use std::time::Duration;

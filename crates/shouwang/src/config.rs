@@ -88,6 +88,64 @@ pub struct Ingest {
     pub http_max_body_bytes: usize,
     /// Ingest requests in flight at once before HTTP 429.
     pub http_max_in_flight: usize,
+    /// Syslog listeners (`[[ingest.syslog]]`).
+    pub syslog: Vec<SyslogConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// Source name recorded on every event from this listener.
+    pub name: String,
+    pub listen: SocketAddr,
+    /// `udp` or `tcp`.
+    pub transport: String,
+    /// `syslog` or `cef`.
+    #[serde(default = "default_syslog_format")]
+    pub format: String,
+    /// The sensor or member unit the senders on this port belong to.
+    pub sensor: Option<String>,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "default_idle_secs")]
+    pub idle_timeout_secs: u64,
+}
+
+fn default_syslog_format() -> String {
+    "syslog".into()
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_idle_secs() -> u64 {
+    300
+}
+
+impl SyslogConfig {
+    pub fn listener(&self) -> anyhow::Result<shouwang_server::syslog::SyslogListener> {
+        use shouwang_server::syslog::Transport;
+        let transport = match self.transport.as_str() {
+            "udp" => Transport::Udp,
+            "tcp" => Transport::Tcp,
+            other => bail!("ingest.syslog `{}`: transport `{other}` is not udp or tcp", self.name),
+        };
+        let format = match shouwang_ingest::Format::from_name(&self.format) {
+            Ok(f @ (shouwang_ingest::Format::Syslog | shouwang_ingest::Format::Cef)) => f,
+            _ => bail!("ingest.syslog `{}`: format `{}` is not syslog or cef", self.name, self.format),
+        };
+        if self.max_connections == 0 || self.idle_timeout_secs == 0 {
+            bail!("ingest.syslog `{}`: max_connections and idle_timeout_secs must be at least 1", self.name);
+        }
+        Ok(shouwang_server::syslog::SyslogListener {
+            name: self.name.clone(),
+            listen: self.listen,
+            transport,
+            format,
+            sensor: self.sensor.clone(),
+            max_connections: self.max_connections,
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+        })
+    }
 }
 
 impl Default for Ingest {
@@ -98,6 +156,7 @@ impl Default for Ingest {
             spool_max_bytes: 1024 * 1024 * 1024,
             http_max_body_bytes: 32 * 1024 * 1024,
             http_max_in_flight: 64,
+            syslog: Vec::new(),
         }
     }
 }
@@ -216,6 +275,9 @@ impl Config {
         }
         if self.ingest.http_max_in_flight == 0 || self.ingest.http_max_body_bytes < self.ingest.max_record_bytes {
             bail!("ingest.http_max_in_flight must be at least 1 and ingest.http_max_body_bytes at least ingest.max_record_bytes");
+        }
+        for l in &self.ingest.syslog {
+            l.listener()?;
         }
         if self.server.index_refresh_secs == 0 {
             bail!("server.index_refresh_secs must be at least 1");

@@ -309,6 +309,14 @@ async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, demo: bool) -
     let ing =
         Arc::new(shouwang_server::Ingest::new(pipeline, Arc::new(spool), cfg.ingest.http_max_body_bytes, cfg.ingest.http_max_in_flight));
     let consumer = shouwang_server::Consumer::start(&ing);
+    let mut listeners = Vec::new();
+    for l in &cfg.ingest.syslog {
+        let (addr, task) = shouwang_server::syslog::spawn(l.listener()?, ing.spool.clone())
+            .await
+            .with_context(|| format!("cannot listen for syslog `{}` on {}", l.name, l.listen))?;
+        tracing::info!(name = %l.name, %addr, "syslog listener started");
+        listeners.push(task);
+    }
     let retention = spawn_retention(ing.clone(), cfg.clone());
     let state = shouwang_server::AppState {
         store: store.clone(),
@@ -324,6 +332,7 @@ async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, demo: bool) -
     axum::serve(listener, shouwang_server::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     refresher.abort();
     retention.abort();
+    listeners.iter().for_each(|t| t.abort());
     // Records still in the spool are safe there; the consumer stops at a batch boundary.
     tokio::task::spawn_blocking(move || consumer.stop()).await?;
     store.close().await;

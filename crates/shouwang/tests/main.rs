@@ -6,3 +6,4 @@ mod cli;
 mod helpers;
 mod ingest_api;
 mod ingest_cli;
+mod syslog;

@@ -1,0 +1,207 @@
+//! Syslog listeners: UDP (one datagram, one record) and TCP (RFC 6587
+//! octet counting or newline framing, per frame). Every record is in the
+//! durable spool before more is read from its connection, so a full spool
+//! slows TCP senders instead of dropping their data; UDP cannot be slowed,
+//! so what a full spool refuses there is counted and logged.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use shouwang_ingest::Format;
+use shouwang_ingest::framing::{StreamFrame, SyslogFramer};
+use shouwang_pipeline::{Spool, SpoolError, SpoolRecord};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// One configured listener.
+#[derive(Debug, Clone)]
+pub struct SyslogListener {
+    /// Source name on every event (`syslog-udp`, `fw-tcp`, …).
+    pub name: String,
+    pub listen: SocketAddr,
+    pub transport: Transport,
+    /// `syslog` or `cef` (CEF behind a syslog header).
+    pub format: Format,
+    /// The sensor or unit the senders on this port belong to.
+    pub sensor: Option<String>,
+    /// TCP connections at once; more are closed on accept and counted.
+    pub max_connections: usize,
+    /// A TCP connection idle this long is closed.
+    pub idle_timeout: Duration,
+}
+
+/// Binds the listener and serves it on the runtime; returns the bound address.
+pub async fn spawn(l: SyslogListener, spool: Arc<Spool>) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let l = Arc::new(l);
+    match l.transport {
+        Transport::Udp => {
+            let sock = UdpSocket::bind(l.listen).await?;
+            let addr = sock.local_addr()?;
+            tracing::info!(name = %l.name, %addr, "syslog listening (UDP)");
+            Ok((addr, tokio::spawn(udp(sock, l, spool))))
+        }
+        Transport::Tcp => {
+            let listener = TcpListener::bind(l.listen).await?;
+            let addr = listener.local_addr()?;
+            tracing::info!(name = %l.name, %addr, "syslog listening (TCP)");
+            Ok((addr, tokio::spawn(tcp(listener, l, spool))))
+        }
+    }
+}
+
+/// Appends on a blocking thread (it fsyncs); waits while the spool is full.
+async fn append(spool: &Arc<Spool>, l: &Arc<SyslogListener>, data: Arc<Vec<u8>>, frames: Vec<StreamFrame>, wait_when_full: bool) {
+    loop {
+        let (s, l2, d) = (spool.clone(), l.clone(), data.clone());
+        let fr: Vec<StreamFrame> = frames.iter().map(clone_frame).collect();
+        let r = tokio::task::spawn_blocking(move || {
+            let received = jiff::Timestamp::now();
+            let recs: Vec<SpoolRecord> = fr
+                .iter()
+                .map(|f| {
+                    let base = SpoolRecord {
+                        format: l2.format,
+                        received,
+                        source: &l2.name,
+                        sensor: l2.sensor.as_deref(),
+                        reject: None,
+                        bytes: &[],
+                    };
+                    match f {
+                        StreamFrame::Record(r) => SpoolRecord { bytes: &d[r.clone()], ..base },
+                        StreamFrame::Refused { head, reason, detail } => {
+                            SpoolRecord { bytes: &d[head.clone()], reject: Some((*reason, detail)), ..base }
+                        }
+                    }
+                })
+                .collect();
+            s.append(&recs)
+        })
+        .await;
+        match r {
+            Ok(Ok(())) => return,
+            Ok(Err(SpoolError::Full { .. })) if wait_when_full => tokio::time::sleep(Duration::from_millis(500)).await,
+            Ok(Err(e)) => {
+                spool.counters().refused.fetch_add(frames.len() as u64, Relaxed);
+                tracing::error!(name = %l.name, error = %e, records = frames.len(), "syslog records refused by the spool");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "spool append task failed");
+                return;
+            }
+        }
+    }
+}
+
+fn clone_frame(f: &StreamFrame) -> StreamFrame {
+    match f {
+        StreamFrame::Record(r) => StreamFrame::Record(r.clone()),
+        StreamFrame::Refused { head, reason, detail } => {
+            StreamFrame::Refused { head: head.clone(), reason: *reason, detail: detail.clone() }
+        }
+    }
+}
+
+async fn udp(sock: UdpSocket, l: Arc<SyslogListener>, spool: Arc<Spool>) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        // Take what has arrived (up to 1024 datagrams) and spool it with one fsync.
+        let mut data = Vec::new();
+        let mut frames = Vec::new();
+        match sock.recv_from(&mut buf).await {
+            Ok((n, _)) => push_datagram(&mut data, &mut frames, &buf[..n]),
+            Err(e) => {
+                tracing::warn!(error = %e, "syslog UDP receive failed");
+                continue;
+            }
+        }
+        while frames.len() < 1024 {
+            match sock.try_recv_from(&mut buf) {
+                Ok((n, _)) => push_datagram(&mut data, &mut frames, &buf[..n]),
+                Err(_) => break,
+            }
+        }
+        append(&spool, &l, Arc::new(data), frames, false).await;
+    }
+}
+
+fn push_datagram(data: &mut Vec<u8>, frames: &mut Vec<StreamFrame>, d: &[u8]) {
+    let mut d = d;
+    while let Some(rest) = d.strip_suffix(b"\n").or_else(|| d.strip_suffix(b"\r")).or_else(|| d.strip_suffix(b"\0")) {
+        d = rest;
+    }
+    if d.is_empty() {
+        return;
+    }
+    let start = data.len();
+    data.extend_from_slice(d);
+    frames.push(StreamFrame::Record(start..data.len()));
+}
+
+async fn tcp(listener: TcpListener, l: Arc<SyslogListener>, spool: Arc<Spool>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(l.max_connections));
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors, say: back off instead of spinning.
+                tracing::warn!(error = %e, "syslog TCP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            spool.counters().refused.fetch_add(1, Relaxed);
+            tracing::debug!(%peer, limit = l.max_connections, "syslog TCP connection refused: at the connection limit");
+            drop(sock);
+            continue;
+        };
+        let (l, spool) = (l.clone(), spool.clone());
+        tokio::spawn(async move {
+            connection(sock, peer, &l, &spool).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn connection(mut sock: TcpStream, peer: SocketAddr, l: &Arc<SyslogListener>, spool: &Arc<Spool>) {
+    let max = spool.max_record;
+    let mut framer = SyslogFramer::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let (n, eof) = match tokio::time::timeout(l.idle_timeout, sock.read(&mut chunk)).await {
+            Err(_) => {
+                tracing::debug!(%peer, "syslog TCP connection idle; closing");
+                (0, true)
+            }
+            Ok(Ok(0)) => (0, true),
+            Ok(Ok(n)) => (n, false),
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "syslog TCP read failed");
+                (0, true)
+            }
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let mut frames = Vec::new();
+        let used = framer.decode(&buf, max, eof, &mut frames);
+        if !frames.is_empty() {
+            let data = Arc::new(std::mem::take(&mut buf));
+            append(spool, l, data.clone(), frames, true).await;
+            buf = Arc::try_unwrap(data).unwrap_or_else(|d| (*d).clone());
+        }
+        buf.drain(..used);
+        if eof {
+            return;
+        }
+    }
+}
