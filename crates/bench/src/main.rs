@@ -4,7 +4,7 @@
 //! corpus, and every subject must return the same answers as ours before its
 //! time counts. Each figure is the median of `--runs` runs, with min and max.
 //!
-//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import] [--hot]
+//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e] [--hot]
 //!
 //! Run under `taskset -c 1` for a one-core figure.
 
@@ -98,6 +98,9 @@ fn main() {
     }
     if want("import") {
         import(runs);
+    }
+    if want("e2e") {
+        e2e(runs);
     }
     if want("ingest") {
         ingest(runs);
@@ -418,6 +421,56 @@ fn import(runs: usize) {
 /// Parse rungs for EVE alerts, one core: newline scan (memory), the JSON
 /// library's parse-only rung (serde_json validating into `IgnoredAny`), and
 /// our parse + normalise into an ECS event.
+/// Attribution against the demo region, in a real store.
+fn demo_attributor(dir: &std::path::Path) -> shouwang_store::Attributor {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let store = shouwang_store::Store::open_sqlite_dir(dir).await.unwrap();
+        let region = shouwang_demo::generate(shouwang_demo::Spec::default());
+        assert!(store.import(&shouwang_store::Principal::local("bench"), &region, "bench", false).await.unwrap().applied);
+        shouwang_store::Attributor::new(store).await.unwrap()
+    })
+}
+
+/// End to end from a file into durable storage: frame, parse, attribute,
+/// store (fsynced batches), checkpoint; a fresh event store each run.
+fn e2e(runs: usize) {
+    let n = 200_000;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("eve.json");
+    let mut body = String::new();
+    for l in shouwang_demo::eve_alerts(SEED, n) {
+        body.push_str(&l);
+        body.push('\n');
+    }
+    std::fs::write(&file, &body).unwrap();
+    let mb = body.len() as f64 / 1048576.0;
+    drop(body);
+    let att = std::sync::Arc::new(demo_attributor(&dir.path().join("db")));
+    let mut run = 0;
+    let rows = compare(
+        runs,
+        &mut [("file → parse → attribute → stored (SQLite, fsync per batch)", n, &mut || {
+            run += 1;
+            let store = std::sync::Arc::new(shouwang_eventstore::SqliteEvents::open(&dir.path().join(format!("events-{run}"))).unwrap());
+            let p = shouwang_pipeline::Pipeline::new(store, att.clone());
+            let opts = shouwang_pipeline::FileOptions::default();
+            let r = p.ingest_file(&file, &opts, &mut |_, _| {}).unwrap();
+            assert_eq!(r.events as usize, n);
+            std::fs::remove_dir_all(dir.path().join(format!("events-{run}"))).unwrap();
+            r.events
+        })],
+    );
+    println!("## Ingest end to end: EVE alerts from a file into durable storage\n");
+    println!("{n} alerts, {mb:.1} MiB; a reader thread (frame, parse, attribute) and a writer thread.\n");
+    println!("| rung | events/s (median, min, max) | MB/s |");
+    println!("|---|---|---|");
+    for (name, s) in &rows {
+        println!("| {name} | {} | {:.0} |", mps(s), s.median * mb / n as f64);
+    }
+    println!("\nTarget (issue 3): ≥ 100k events/s on 2 cores.\n");
+}
+
 fn ingest(runs: usize) {
     use shouwang_ingest::parse::{Ctx, Eve, Parser};
     let lines = shouwang_demo::eve_alerts(SEED, 200_000);
@@ -431,15 +484,8 @@ fn ingest(runs: usize) {
     let records: Vec<&str> = buf.lines().collect();
     let n = records.len();
     assert!(records.iter().all(|r| Eve.parse(r.as_bytes(), &ctx).is_ok()), "every generated alert parses");
-    // Attribution against the demo region, in a real store.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let att = rt.block_on(async {
-        let store = shouwang_store::Store::open_sqlite_dir(dir.path()).await.unwrap();
-        let region = shouwang_demo::generate(shouwang_demo::Spec::default());
-        assert!(store.import(&shouwang_store::Principal::local("bench"), &region, "bench", false).await.unwrap().applied);
-        shouwang_store::Attributor::new(store).await.unwrap()
-    });
+    let att = demo_attributor(dir.path());
     let mut sample: Vec<_> = records[..1000].iter().map(|r| Eve.parse(r.as_bytes(), &ctx).unwrap()).collect();
     att.tag(&mut sample);
     let tagged = sample.iter().filter(|e| !e.shouwang.units.is_empty()).count();
