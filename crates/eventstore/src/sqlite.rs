@@ -331,10 +331,19 @@ fn dead_letter_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDeadLetter> 
 impl EventStore for SqliteEvents {
     fn stream(&self, name: &str) -> Result<Stream> {
         let meta = self.meta.lock().expect("meta lock");
+        let get = |meta: &Connection| {
+            meta.query_row("SELECT id, name, position FROM streams WHERE name = ?1", [name], |r| {
+                Ok(Stream { id: r.get(0)?, name: r.get(1)?, position: r.get(2)? })
+            })
+            .optional()
+        };
+        // A read for the common case: the spool consumer asks on every poll,
+        // and a write would be a synchronous commit each time.
+        if let Some(s) = get(&meta)? {
+            return Ok(s);
+        }
         meta.execute("INSERT INTO streams(name) VALUES (?1) ON CONFLICT(name) DO NOTHING", [name])?;
-        Ok(meta.query_row("SELECT id, name, position FROM streams WHERE name = ?1", [name], |r| {
-            Ok(Stream { id: r.get(0)?, name: r.get(1)?, position: r.get(2)? })
-        })?)
+        Ok(get(&meta)?.expect("inserted above"))
     }
 
     fn streams(&self) -> Result<Vec<Stream>> {

@@ -143,7 +143,7 @@ enum Skip {
     Line,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamFrame {
     /// A record: a range of the buffer passed to [`SyslogFramer::decode`].
     Record(std::ops::Range<usize>),

@@ -265,11 +265,11 @@ impl Spool {
     pub fn read(&self, segment: u64, pos: u64, max_bytes: usize) -> Result<(Vec<Frame>, u64), SpoolError> {
         let (active, active_len) = self.active();
         let path = self.dir.join(segment_name(segment));
-        let mut f = File::open(&path).map_err(io_err(&path))?;
-        let end = if segment == active { active_len } else { f.metadata().map_err(io_err(&path))?.len() };
+        let end = if segment == active { active_len } else { std::fs::metadata(&path).map_err(io_err(&path))?.len() };
         if pos >= end {
             return Ok((Vec::new(), pos));
         }
+        let mut f = File::open(&path).map_err(io_err(&path))?;
         f.seek(SeekFrom::Start(pos)).map_err(io_err(&path))?;
         let want = (end - pos).min(max_bytes.max(self.max_record + 1024) as u64) as usize;
         let mut buf = vec![0; want];

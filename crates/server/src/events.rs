@@ -9,7 +9,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -82,17 +82,17 @@ pub struct IngestParams {
 }
 
 /// Undoes `Content-Encoding: gzip`, refusing output over `limit` (a gzip bomb).
-fn decode_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
+fn decode_body(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes, ApiError> {
     match headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::trim) {
-        None | Some("identity") => Ok(body.to_vec()),
+        None | Some("identity") => Ok(body),
         Some("gzip") => {
             let mut out = Vec::new();
-            let mut dec = flate2::read::GzDecoder::new(body).take(limit as u64 + 1);
+            let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit as u64 + 1);
             dec.read_to_end(&mut out).map_err(|e| ApiError::BadRequest(format!("the gzip body does not decompress: {e}")))?;
             if out.len() > limit {
                 return Err(ApiError::TooLarge(format!("the body decompresses to over {limit} bytes")));
             }
-            Ok(out)
+            Ok(out.into())
         }
         Some(other) => Err(ApiError::BadRequest(format!("Content-Encoding `{other}` is not supported (gzip or none)"))),
     }
@@ -117,7 +117,7 @@ pub async fn ingest(
         .map_err(|_| refused(ApiError::Busy { message: "too many ingest requests in flight; retry shortly".into(), retry_after: 1 }))?;
     ing.spool.check_room().map_err(|e| refused(spool_error(e)))?;
     let raw = read_body(body, ing.max_body).await?;
-    let bytes = decode_body(&headers, &raw, ing.max_body)?;
+    let bytes = decode_body(&headers, raw, ing.max_body)?;
     // Byte ranges of the non-blank lines, so the body can move to the blocking writer.
     let mut lines: Vec<std::ops::Range<usize>> = Vec::new();
     let mut start = 0;
@@ -302,18 +302,25 @@ pub async fn status(State(s): State<AppState>, Auth(p): Auth) -> Result<Response
     p.require(Perm::ManageIngest)?;
     let ing = s.ingest.clone();
     let body = blocking(move || {
-        let events = &ing.pipeline.events;
         let c = &ing.pipeline.counters;
-        Ok(serde_json::json!({
-            "counters": counters_json(c),
-            "spool": { "segments": ing.spool.segments().map_err(|e| ApiError::Internal(e.to_string()))?, "backlog_bytes": c.spool_backlog_bytes.load(Relaxed) },
-            "partitions": events.partitions().map_err(store_error)?,
-            "streams": events.streams().map_err(store_error)?,
-            "dead_letters": events.dead_letter_counts().map_err(store_error)?,
-        }))
+        let mut body = stored_status(ing.pipeline.events.as_ref()).map_err(store_error)?;
+        body["counters"] = counters_json(c);
+        let segments = ing.spool.segments().map_err(|e| ApiError::Internal(e.to_string()))?;
+        body["spool"] = serde_json::json!({ "segments": segments, "backlog_bytes": c.spool_backlog_bytes.load(Relaxed) });
+        Ok(body)
     })
     .await?;
     Ok(axum::Json(body).into_response())
+}
+
+/// What the event store holds: partitions, stream positions, dead-letter
+/// counts. The API adds live counters; `shouwang status` shows this alone.
+pub fn stored_status(events: &dyn shouwang_eventstore::EventStore) -> Result<serde_json::Value, shouwang_eventstore::EventStoreError> {
+    Ok(serde_json::json!({
+        "partitions": events.partitions()?,
+        "streams": events.streams()?,
+        "dead_letters": events.dead_letter_counts()?,
+    }))
 }
 
 pub fn counters_json(c: &shouwang_pipeline::Counters) -> serde_json::Value {

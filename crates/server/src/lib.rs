@@ -24,7 +24,7 @@ use shouwang_registry::{Bundle, io};
 use shouwang_store::{Attributor, Store};
 
 pub use error::ApiError;
-pub use events::{Consumer, Ingest, counters_json, dead_letter_json};
+pub use events::{Consumer, Ingest, counters_json, dead_letter_json, stored_status};
 pub use metrics::Metrics;
 
 use auth::{Auth, Q};

@@ -58,10 +58,9 @@ pub async fn spawn(l: SyslogListener, spool: Arc<Spool>) -> std::io::Result<(Soc
 }
 
 /// Appends on a blocking thread (it fsyncs); waits while the spool is full.
-async fn append(spool: &Arc<Spool>, l: &Arc<SyslogListener>, data: Arc<Vec<u8>>, frames: Vec<StreamFrame>, wait_when_full: bool) {
+async fn append(spool: &Arc<Spool>, l: &Arc<SyslogListener>, data: Arc<Vec<u8>>, frames: Arc<Vec<StreamFrame>>, wait_when_full: bool) {
     loop {
-        let (s, l2, d) = (spool.clone(), l.clone(), data.clone());
-        let fr: Vec<StreamFrame> = frames.iter().map(clone_frame).collect();
+        let (s, l2, d, fr) = (spool.clone(), l.clone(), data.clone(), frames.clone());
         let r = tokio::task::spawn_blocking(move || {
             let received = jiff::Timestamp::now();
             let recs: Vec<SpoolRecord> = fr
@@ -102,15 +101,6 @@ async fn append(spool: &Arc<Spool>, l: &Arc<SyslogListener>, data: Arc<Vec<u8>>,
     }
 }
 
-fn clone_frame(f: &StreamFrame) -> StreamFrame {
-    match f {
-        StreamFrame::Record(r) => StreamFrame::Record(r.clone()),
-        StreamFrame::Refused { head, reason, detail } => {
-            StreamFrame::Refused { head: head.clone(), reason: *reason, detail: detail.clone() }
-        }
-    }
-}
-
 async fn udp(sock: UdpSocket, l: Arc<SyslogListener>, spool: Arc<Spool>) {
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -130,7 +120,7 @@ async fn udp(sock: UdpSocket, l: Arc<SyslogListener>, spool: Arc<Spool>) {
                 Err(_) => break,
             }
         }
-        append(&spool, &l, Arc::new(data), frames, false).await;
+        append(&spool, &l, Arc::new(data), Arc::new(frames), false).await;
     }
 }
 
@@ -196,7 +186,8 @@ async fn connection(mut sock: TcpStream, peer: SocketAddr, l: &Arc<SyslogListene
         let used = framer.decode(&buf, max, eof, &mut frames);
         if !frames.is_empty() {
             let data = Arc::new(std::mem::take(&mut buf));
-            append(spool, l, data.clone(), frames, true).await;
+            append(spool, l, data.clone(), Arc::new(frames), true).await;
+            // The blocking task has finished with its clone: the buffer comes back without a copy.
             buf = Arc::try_unwrap(data).unwrap_or_else(|d| (*d).clone());
         }
         buf.drain(..used);

@@ -61,15 +61,17 @@ pub async fn ingest(cfg: &Config, inputs: &[std::path::PathBuf], source: Source,
         let stdout = std::io::stdout();
         let bar = progress_bar(std::io::stderr().is_terminal() && !json);
         let mut out = |input: &Path, r: anyhow::Result<Report>| -> anyhow::Result<()> {
-            if let Some(b) = &bar {
-                b.suspend(|| ());
-            }
+            // Lines on stderr go through the bar, which hides itself while they print.
+            let say = |line: String| match &bar {
+                Some(b) => b.suspend(|| eprintln!("{line}")),
+                None => eprintln!("{line}"),
+            };
             match r {
                 Ok(r) if json => print_json_line(&mut stdout.lock(), &r)?,
-                Ok(r) => eprintln!("{}", summary(&r)),
+                Ok(r) => say(summary(&r)),
                 Err(e) => {
                     ok = false;
-                    eprintln!("error: {}: {e:#}", input.display());
+                    say(format!("error: {}: {e:#}", input.display()));
                 }
             }
             Ok(())
@@ -177,12 +179,8 @@ pub async fn dead_letters(cfg: &Config, cmd: DeadLettersCmd) -> anyhow::Result<(
 }
 
 pub fn status(cfg: &Config) -> anyhow::Result<serde_json::Value> {
-    let store = open_events(cfg)?;
-    Ok(serde_json::json!({
-        "events_dir": cfg.events_dir(),
-        "retention_days": cfg.ingest.retention_days,
-        "partitions": store.partitions()?,
-        "streams": store.streams()?,
-        "dead_letters": store.dead_letter_counts()?,
-    }))
+    let mut status = shouwang_server::stored_status(open_events(cfg)?.as_ref())?;
+    status["events_dir"] = serde_json::json!(cfg.events_dir());
+    status["retention_days"] = cfg.ingest.retention_days.into();
+    Ok(status)
 }
