@@ -1,10 +1,12 @@
-//! Syslog listeners: UDP (one datagram, one record) and TCP (RFC 6587
-//! octet counting or newline framing, per frame). Every record is in the
+//! Syslog listeners: UDP (one datagram, one record), TCP and TCP with TLS
+//! (RFC 6587 octet counting or newline framing, per frame; RFC 5425 is the
+//! same octet-counted stream inside TLS). Every record is in the
 //! durable spool before more is read from its connection, so a full spool
 //! slows TCP senders instead of dropping their data; UDP cannot be slowed,
 //! so what a full spool refuses there is counted and logged.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -12,14 +14,62 @@ use std::time::Duration;
 use shouwang_ingest::Format;
 use shouwang_ingest::framing::{StreamFrame, SyslogFramer};
 use shouwang_pipeline::{Spool, SpoolError, SpoolRecord};
-use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Transport {
     Udp,
     Tcp,
+    /// TCP inside TLS, with the server's certificate chain and key.
+    Tls(TlsAcceptor),
 }
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls(_) => "tls",
+        })
+    }
+}
+
+/// A certificate or key that cannot be loaded, naming the file and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct TlsSetupError {
+    pub path: String,
+    pub reason: String,
+}
+
+/// The TLS transport from PEM files: a certificate chain (leaf first) and its private key.
+pub fn tls_transport(cert_chain: &Path, key: &Path) -> Result<Transport, TlsSetupError> {
+    let fail = |path: &Path, reason: String| TlsSetupError { path: path.display().to_string(), reason };
+    let certs = CertificateDer::pem_file_iter(cert_chain)
+        .map_err(|e| fail(cert_chain, e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(cert_chain, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(fail(cert_chain, "no certificate in the file".into()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| fail(key, e.to_string()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(cert_chain, e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| fail(cert_chain, format!("certificate and key do not make a usable pair: {e}")))?;
+    Ok(Transport::Tls(TlsAcceptor::from(Arc::new(config))))
+}
+
+/// A TLS handshake must finish within this (or the idle timeout, if shorter),
+/// so a client that connects and stalls does not hold a connection slot.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One configured listener.
 #[derive(Debug, Clone)]
@@ -41,17 +91,17 @@ pub struct SyslogListener {
 /// Binds the listener and serves it on the runtime; returns the bound address.
 pub async fn spawn(l: SyslogListener, spool: Arc<Spool>) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let l = Arc::new(l);
-    match l.transport {
+    match &l.transport {
         Transport::Udp => {
             let sock = UdpSocket::bind(l.listen).await?;
             let addr = sock.local_addr()?;
             tracing::info!(name = %l.name, %addr, "syslog listening (UDP)");
             Ok((addr, tokio::spawn(udp(sock, l, spool))))
         }
-        Transport::Tcp => {
+        Transport::Tcp | Transport::Tls(_) => {
             let listener = TcpListener::bind(l.listen).await?;
             let addr = listener.local_addr()?;
-            tracing::info!(name = %l.name, %addr, "syslog listening (TCP)");
+            tracing::info!(name = %l.name, %addr, transport = ?l.transport, "syslog listening");
             Ok((addr, tokio::spawn(tcp(listener, l, spool))))
         }
     }
@@ -157,13 +207,29 @@ async fn tcp(listener: TcpListener, l: Arc<SyslogListener>, spool: Arc<Spool>) {
         };
         let (l, spool) = (l.clone(), spool.clone());
         tokio::spawn(async move {
-            connection(sock, peer, &l, &spool).await;
+            match &l.transport {
+                Transport::Tls(acceptor) => {
+                    let limit = HANDSHAKE_TIMEOUT.min(l.idle_timeout);
+                    match tokio::time::timeout(limit, acceptor.accept(sock)).await {
+                        Ok(Ok(tls)) => connection(tls, peer, &l, &spool).await,
+                        Ok(Err(e)) => {
+                            spool.counters().refused.fetch_add(1, Relaxed);
+                            tracing::info!(%peer, error = %e, "syslog TLS handshake failed");
+                        }
+                        Err(_) => {
+                            spool.counters().refused.fetch_add(1, Relaxed);
+                            tracing::info!(%peer, "syslog TLS handshake not finished in time; closing");
+                        }
+                    }
+                }
+                _ => connection(sock, peer, &l, &spool).await,
+            }
             drop(permit);
         });
     }
 }
 
-async fn connection(mut sock: TcpStream, peer: SocketAddr, l: &Arc<SyslogListener>, spool: &Arc<Spool>) {
+async fn connection<S: AsyncRead + Unpin>(mut sock: S, peer: SocketAddr, l: &Arc<SyslogListener>, spool: &Arc<Spool>) {
     let max = spool.max_record;
     let mut framer = SyslogFramer::default();
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);

@@ -98,8 +98,11 @@ pub struct SyslogConfig {
     /// Source name recorded on every event from this listener.
     pub name: String,
     pub listen: SocketAddr,
-    /// `udp` or `tcp`.
+    /// `udp`, `tcp` or `tls`.
     pub transport: String,
+    /// For `tls`: the PEM certificate chain (leaf first) and its private key.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// `syslog` or `cef`.
     #[serde(default = "default_syslog_format")]
     pub format: String,
@@ -124,10 +127,15 @@ fn default_idle_secs() -> u64 {
 impl SyslogConfig {
     pub fn listener(&self) -> anyhow::Result<shouwang_server::syslog::SyslogListener> {
         use shouwang_server::syslog::Transport;
-        let transport = match self.transport.as_str() {
-            "udp" => Transport::Udp,
-            "tcp" => Transport::Tcp,
-            other => bail!("ingest.syslog `{}`: transport `{other}` is not udp or tcp", self.name),
+        let transport = match (self.transport.as_str(), &self.tls_cert, &self.tls_key) {
+            ("udp", None, None) => Transport::Udp,
+            ("tcp", None, None) => Transport::Tcp,
+            ("tls", Some(cert), Some(key)) => {
+                shouwang_server::syslog::tls_transport(cert, key).map_err(|e| anyhow::anyhow!("ingest.syslog `{}`: {e}", self.name))?
+            }
+            ("tls", _, _) => bail!("ingest.syslog `{}`: transport `tls` needs tls_cert and tls_key", self.name),
+            ("udp" | "tcp", _, _) => bail!("ingest.syslog `{}`: tls_cert and tls_key apply only to transport `tls`", self.name),
+            (other, _, _) => bail!("ingest.syslog `{}`: transport `{other}` is not udp, tcp or tls", self.name),
         };
         let format = match shouwang_ingest::Format::from_name(&self.format) {
             Ok(f @ (shouwang_ingest::Format::Syslog | shouwang_ingest::Format::Cef)) => f,

@@ -7,3 +7,4 @@ mod helpers;
 mod ingest_api;
 mod ingest_cli;
 mod syslog;
+mod syslog_tls;
