@@ -126,3 +126,8 @@ impl App {
 pub const REGIONS: &str = "code,name_zh,level,parent\nP,云岭省,province,\nC1,青川市,city,P\n";
 pub const UNITS: &str = "code,name_zh,name_en,kind,region\nS1,青川市第一中学,Qingchuan No.1 Middle School,school,C1\nH1,青川市人民医院,Qingchuan People's Hospital,hospital,C1\n";
 pub const ASSETS: &str = "unit,kind,value,mlps_level,mlps_filing\nS1,cidr,192.0.2.0/25,2,990100-0001\nS1,domain,*.school.example,,\nH1,cidr,192.0.2.128/25,3,990100-0002\nH1,url,https://portal.hospital.example/app,,\n";
+
+/// A loopback port that was free a moment ago (for servers that take a port, not a socket).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

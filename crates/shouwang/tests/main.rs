@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod crash;
 mod helpers;
 mod ingest_api;
 mod ingest_cli;

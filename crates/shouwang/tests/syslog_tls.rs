@@ -135,10 +135,6 @@ impl Drop for Rsyslog {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rsyslog_forwards_over_tcp_and_tls() {
     if Command::new("rsyslogd").arg("-v").output().is_err() {
