@@ -45,9 +45,17 @@ CREATE INDEX IF NOT EXISTS dead_letters_open ON dead_letters(status, source, rea
 /// Addresses are 16-byte blobs (IPv4 as `::ffff:a.b.c.d`) so a CIDR block
 /// is one `BETWEEN` on an index. Names are stored label-reversed
 /// (`cn.gov.yunling.www`) so "this domain and its subdomains" is a prefix range.
+///
+/// Every secondary index on a random key (addresses, units, names) leads
+/// with `bucket`, the event id divided into runs of 2^[`BUCKET_SHIFT`]. A
+/// batch's inserts then land in the newest bucket's few pages instead of
+/// dirtying a page per event across the whole day's index, which made each
+/// commit rewrite most of every index as the partition grew. A search seeks
+/// once per bucket (`bucket IN buckets`), a few thousand seeks for a day.
 const PARTITION_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events(
   id INTEGER PRIMARY KEY,
+  bucket INTEGER NOT NULL,
   stream INTEGER NOT NULL,
   pos INTEGER NOT NULL,
   ts INTEGER NOT NULL,
@@ -59,10 +67,24 @@ CREATE TABLE IF NOT EXISTS events(
   doc TEXT NOT NULL,
   UNIQUE(stream, pos));
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
-CREATE INDEX IF NOT EXISTS events_src ON events(src_ip) WHERE src_ip IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_dst ON events(dst_ip) WHERE dst_ip IS NOT NULL;
-CREATE TABLE IF NOT EXISTS event_units(unit TEXT NOT NULL, event INTEGER NOT NULL, PRIMARY KEY(unit, event)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS event_names(name TEXT NOT NULL, event INTEGER NOT NULL, PRIMARY KEY(name, event)) WITHOUT ROWID;";
+CREATE INDEX IF NOT EXISTS events_src ON events(bucket, src_ip) WHERE src_ip IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_dst ON events(bucket, dst_ip) WHERE dst_ip IS NOT NULL;
+CREATE TABLE IF NOT EXISTS event_units(bucket INTEGER NOT NULL, unit TEXT NOT NULL, event INTEGER NOT NULL, PRIMARY KEY(bucket, unit, event)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_names(bucket INTEGER NOT NULL, name TEXT NOT NULL, event INTEGER NOT NULL, PRIMARY KEY(bucket, name, event)) WITHOUT ROWID;";
+
+/// Partition layout version, in `PRAGMA user_version`; an older file is refused by name.
+const PARTITION_VERSION: i64 = 2;
+
+/// An index bucket holds 2^14 events: small enough that a batch dirties few
+/// pages, large enough that a day is a few thousand buckets.
+const BUCKET_SHIFT: u32 = 14;
+
+/// Every bucket of the partition, for `bucket IN buckets`.
+fn buckets_cte() -> String {
+    format!(
+        "WITH RECURSIVE buckets(b) AS (SELECT 0 UNION ALL SELECT b + 1 FROM buckets WHERE b < (SELECT coalesce(max(id), 0) >> {BUCKET_SHIFT} FROM events))"
+    )
+}
 
 pub struct SqliteEvents {
     dir: PathBuf,
@@ -168,19 +190,24 @@ impl SqliteEvents {
         let tx = conn.transaction()?;
         let (mut written, mut dup) = (0, 0);
         {
+            // Ids are assigned here, densely, so the bucket is known before the insert.
+            let mut next: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM events", [], |r| r.get(0))?;
             let mut ins = tx.prepare_cached(
-                "INSERT INTO events(stream, pos, ts, dataset, src_ip, dst_ip, rule, rule_id, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(stream, pos) DO NOTHING",
+                "INSERT INTO events(id, bucket, stream, pos, ts, dataset, src_ip, dst_ip, rule, rule_id, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(stream, pos) DO NOTHING",
             )?;
-            let mut unit = tx.prepare_cached("INSERT OR IGNORE INTO event_units(unit, event) VALUES (?1, ?2)")?;
-            let mut name = tx.prepare_cached("INSERT OR IGNORE INTO event_names(name, event) VALUES (?1, ?2)")?;
+            let mut unit = tx.prepare_cached("INSERT OR IGNORE INTO event_units(bucket, unit, event) VALUES (?1, ?2, ?3)")?;
+            let mut name = tx.prepare_cached("INSERT OR IGNORE INTO event_names(bucket, name, event) VALUES (?1, ?2, ?3)")?;
             for a in events {
                 let e = &a.event;
                 let doc = serde_json::to_string(e).map_err(|err| EventStoreError::Corrupt(err.to_string()))?;
                 let src = e.source.as_ref().and_then(|s| s.ip).map(ip_key);
                 let dst = e.destination.as_ref().and_then(|s| s.ip).map(ip_key);
                 let rule = e.rule.as_ref();
+                let (id, bucket) = (next, next >> BUCKET_SHIFT);
                 let n = ins.execute(params![
+                    id,
+                    bucket,
                     a.origin.stream,
                     a.origin.pos,
                     e.timestamp.as_microsecond(),
@@ -196,12 +223,12 @@ impl SqliteEvents {
                     continue;
                 }
                 written += 1;
-                let id = tx.last_insert_rowid();
+                next += 1;
                 for u in &e.shouwang.units {
-                    unit.execute(params![u, id])?;
+                    unit.execute(params![bucket, u, id])?;
                 }
                 for n in event_names(e) {
-                    name.execute(params![n, id])?;
+                    name.execute(params![bucket, n, id])?;
                 }
             }
         }
@@ -218,6 +245,7 @@ impl SqliteEvents {
             let _ = std::fs::remove_file(&tmp);
             let c = Connection::open(&tmp)?;
             c.execute_batch(PARTITION_SCHEMA)?;
+            c.pragma_update(None, "user_version", PARTITION_VERSION)?;
             drop(c);
             // A hard link never replaces: if another process made the file first, use theirs.
             match std::fs::hard_link(&tmp, &path) {
@@ -227,14 +255,33 @@ impl SqliteEvents {
             }
             std::fs::remove_file(&tmp).map_err(io(&tmp))?;
         }
-        open_rw(&path, PARTITION_SCHEMA)
+        // The schema is in place (made above, or by whoever made the file); check its version first.
+        let c = open_rw(&path, "")?;
+        check_version(&c, &path)?;
+        // A batch touches far more pages than the default 2 MiB cache holds;
+        // a spill writes pages to the WAL mid-transaction, and again later.
+        c.pragma_update(None, "cache_size", -65_536)?;
+        Ok(c)
     }
 
     fn read_partition(&self, day: i64) -> Result<Connection> {
-        let c = Connection::open_with_flags(self.dir.join(partition_file(day)), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let path = self.dir.join(partition_file(day));
+        let c = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         c.busy_timeout(std::time::Duration::from_secs(10))?;
+        check_version(&c, &path)?;
         Ok(c)
     }
+}
+
+fn check_version(c: &Connection, path: &Path) -> Result<()> {
+    let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if v != PARTITION_VERSION {
+        return Err(EventStoreError::Corrupt(format!(
+            "{}: partition layout {v}, this version reads {PARTITION_VERSION}; re-ingest or move the file away",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// `%`, `_` and the escape itself, escaped for `LIKE … ESCAPE '\'`.
@@ -270,25 +317,31 @@ fn search_sql(q: &Search, scope: &Scope) -> (String, Vec<Value>) {
     if let Scope::Units(units) = scope {
         let list: Vec<String> = units.iter().map(|u| bind(&mut p, Value::Text(u.clone()))).collect();
         w.push(format!(
-            "e.id IN (SELECT event FROM event_units WHERE unit IN ({}))",
+            "e.id IN (SELECT event FROM event_units WHERE bucket IN buckets AND unit IN ({}))",
             if list.is_empty() { "NULL".into() } else { list.join(",") }
         ));
     }
     if let Some(u) = &q.unit {
         let a = bind(&mut p, Value::Text(u.clone()));
-        w.push(format!("e.id IN (SELECT event FROM event_units WHERE unit = {a})"));
+        w.push(format!("e.id IN (SELECT event FROM event_units WHERE bucket IN buckets AND unit = {a})"));
     }
     if let Some(r) = &q.ip {
         let lo = bind(&mut p, Value::Blob(ip_key(r.first).to_vec()));
         let hi = bind(&mut p, Value::Blob(ip_key(r.last).to_vec()));
-        w.push(format!("(e.src_ip BETWEEN {lo} AND {hi} OR e.dst_ip BETWEEN {lo} AND {hi})"));
+        w.push(format!(
+            "e.id IN (SELECT id FROM events WHERE bucket IN buckets AND src_ip BETWEEN {lo} AND {hi}
+                      UNION SELECT id FROM events WHERE bucket IN buckets AND dst_ip BETWEEN {lo} AND {hi})"
+        ));
     }
     if let Some(d) = &q.domain {
         let rev = reversed_name(d);
         let exact = bind(&mut p, Value::Text(rev.clone()));
         let lo = bind(&mut p, Value::Text(format!("{rev}.")));
         let hi = bind(&mut p, Value::Text(format!("{rev}/")));
-        w.push(format!("e.id IN (SELECT event FROM event_names WHERE name = {exact} OR (name >= {lo} AND name < {hi}))"));
+        w.push(format!(
+            "e.id IN (SELECT event FROM event_names WHERE bucket IN buckets AND name = {exact}
+                      UNION SELECT event FROM event_names WHERE bucket IN buckets AND name >= {lo} AND name < {hi})"
+        ));
     }
     if let Some(r) = &q.rule {
         let like = bind(&mut p, Value::Text(like_pattern(r)));
@@ -423,7 +476,7 @@ impl EventStore for SqliteEvents {
             return Err(EventStoreError::Invalid(format!("the range is empty: from {f} is not before to {t}")));
         }
         let (clause, params) = search_sql(q, scope);
-        let sql = format!("SELECT e.id, e.doc FROM events e {clause} ORDER BY e.ts DESC, e.id DESC LIMIT {limit}");
+        let sql = format!("{} SELECT e.id, e.doc FROM events e {clause} ORDER BY e.ts DESC, e.id DESC LIMIT {limit}", buckets_cte());
         let mut hits = Vec::new();
         // `to` is exclusive: an instant exactly at midnight needs no partition for that day.
         let to_day = q.to.map(|t| day_of(t - jiff::SignedDuration::from_micros(1)));

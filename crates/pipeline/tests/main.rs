@@ -22,7 +22,7 @@ pub fn env() -> Env {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let attributor = rt.block_on(async {
         let store = Store::open_sqlite_dir(&dir.path().join("db")).await.unwrap();
-        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/registry");
+        let examples = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../examples/registry");
         let bundle = shouwang_registry::io::read_path(&examples.join("registry.json"), Default::default()).unwrap();
         assert!(store.import(&Principal::local("test"), &bundle, "examples", false).await.unwrap().applied);
         Attributor::new(store).await.unwrap()

@@ -6,7 +6,9 @@ use shouwang_registry::io::{Limits, read_path, schema_markdown};
 use shouwang_registry::{Known, validate};
 
 fn repo(p: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p)
+    // Read at run time: a test binary reused from a build cache shared between
+    // checkouts would carry another checkout's path if it were compiled in.
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..").join(p)
 }
 
 #[test]
