@@ -35,23 +35,35 @@ fn open_dead_letters(env: &Env) -> u64 {
     json_lines(&env.ok(&["dead-letters", "counts"])).iter().map(|c| c["open"].as_u64().unwrap()).sum()
 }
 
-fn spawn(env: &Env, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_shouwang"))
-        .args(args)
-        .current_dir(env.dir.path())
-        .env("SHOUWANG_DATA_DIR", env.data())
-        .env_remove("SHOUWANG_DATABASE_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn shouwang")
+/// A child that is killed when the test ends, even by a failed assertion.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(env: &Env, args: &[&str]) -> Running {
+    Running(
+        Command::new(env!("CARGO_BIN_EXE_shouwang"))
+            .args(args)
+            .current_dir(env.dir.path())
+            .env("SHOUWANG_DATA_DIR", env.data())
+            .env_remove("SHOUWANG_DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn shouwang"),
+    )
 }
 
 /// SIGKILL: no destructor, no flush, no checkpoint.
-fn kill_9(child: &mut Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
+fn kill_9(child: &mut Running) {
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
 }
 
 #[test]
@@ -80,7 +92,7 @@ fn kill_9_during_a_file_ingest_loses_and_duplicates_nothing() {
         let mut child = spawn(&env, &["ingest", file]);
         let start = Instant::now();
         loop {
-            assert!(child.try_wait().unwrap().is_none(), "ingest finished before the kill at {quarter}/4");
+            assert!(child.0.try_wait().unwrap().is_none(), "ingest finished before the kill at {quarter}/4");
             if stored_events(&env) >= good * quarter / 4 {
                 break;
             }
