@@ -1,9 +1,12 @@
 //! Line input that survives hostile streams: every line yields an answer,
 //! a line that is not UTF-8 or is longer than the limit becomes a rejected
 //! line (reported, counted) instead of ending the run, and memory use is
-//! bounded by the limit however long a line is.
+//! bounded by the limit however long a line is. The framing is the ingest
+//! pipeline's [`LineReader`]; this adds line numbers and the messages.
 
-use std::io::BufRead;
+use std::io::Read;
+
+use shouwang_ingest::framing::{Frame, LineReader};
 
 pub enum Line {
     Text(String),
@@ -14,48 +17,34 @@ pub enum Line {
     },
 }
 
-/// The next line without its `\n` / `\r\n`, or `None` at end of input.
-pub fn next_line(r: &mut impl BufRead, max: usize, number: u64) -> std::io::Result<Option<Line>> {
-    let mut buf = Vec::new();
-    let n = std::io::Read::take(&mut *r, max as u64 + 1).read_until(b'\n', &mut buf)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.last() != Some(&b'\n') && buf.len() > max {
-        skip_rest_of_line(r)?;
-        return Ok(Some(Line::Rejected { preview: preview(&buf), reason: format!("line {number} is longer than {max} bytes") }));
-    }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-    }
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    Ok(Some(match String::from_utf8(buf) {
-        Ok(s) => Line::Text(s),
-        Err(e) => Line::Rejected {
-            reason: format!("line {number} is not valid UTF-8 (bad byte at offset {})", e.utf8_error().valid_up_to()),
-            preview: preview(e.as_bytes()),
-        },
-    }))
+/// Numbered lines without their `\n` / `\r\n`.
+pub struct Lines<R> {
+    reader: LineReader<R>,
+    max: usize,
+    number: u64,
 }
 
-fn skip_rest_of_line(r: &mut impl BufRead) -> std::io::Result<()> {
-    loop {
-        let avail = r.fill_buf()?;
-        if avail.is_empty() {
-            return Ok(());
-        }
-        match avail.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                r.consume(i + 1);
-                return Ok(());
+impl<R: Read> Lines<R> {
+    pub fn new(inner: R, max: usize) -> Lines<R> {
+        Lines { reader: LineReader::new(inner, 0, max), max, number: 0 }
+    }
+
+    /// The next line, or `None` at end of input.
+    pub fn next_line(&mut self) -> std::io::Result<Option<Line>> {
+        self.number += 1;
+        let (n, max) = (self.number, self.max);
+        Ok(self.reader.next_frame()?.map(|frame| match frame {
+            Frame::TooLong { head, .. } => {
+                Line::Rejected { preview: preview(&head), reason: format!("line {n} is longer than {max} bytes") }
             }
-            None => {
-                let n = avail.len();
-                r.consume(n);
-            }
-        }
+            Frame::Record { bytes, .. } => match std::str::from_utf8(bytes) {
+                Ok(s) => Line::Text(s.to_string()),
+                Err(e) => Line::Rejected {
+                    reason: format!("line {n} is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()),
+                    preview: preview(bytes),
+                },
+            },
+        }))
     }
 }
 
@@ -68,15 +57,9 @@ mod tests {
     use super::*;
 
     fn all(input: &[u8], max: usize) -> Vec<Result<String, String>> {
-        let mut r = std::io::BufReader::with_capacity(16, input);
+        let mut lines = Lines::new(input, max);
         let mut out = Vec::new();
-        let mut n = 0;
-        while let Some(l) = next_line(&mut r, max, {
-            n += 1;
-            n
-        })
-        .unwrap()
-        {
+        while let Some(l) = lines.next_line().unwrap() {
             out.push(match l {
                 Line::Text(s) => Ok(s),
                 Line::Rejected { reason, .. } => Err(reason),

@@ -216,13 +216,10 @@ const MAX_LINE: usize = 8192;
 /// One JSON line per input line, in order, batched for the index; lines
 /// that are not UTF-8 or too long are answered `invalid`, and the run goes on.
 async fn attribute_stdin(att: &Attributor, me: &Principal, at: Option<jiff::Timestamp>, out: &mut impl Write) -> anyhow::Result<()> {
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
+    let mut input = lines::Lines::new(std::io::stdin().lock(), MAX_LINE);
     let mut batch: Vec<lines::Line> = Vec::with_capacity(4096);
-    let mut number = 0u64;
     loop {
-        number += 1;
-        let line = lines::next_line(&mut input, MAX_LINE, number).context("cannot read stdin")?;
+        let line = input.next_line().context("cannot read stdin")?;
         let done = line.is_none();
         match line {
             Some(lines::Line::Text(t)) if t.trim().is_empty() => {}

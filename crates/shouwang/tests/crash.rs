@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
@@ -33,16 +33,6 @@ fn stored_events(env: &Env) -> u64 {
 
 fn open_dead_letters(env: &Env) -> u64 {
     json_lines(&env.ok(&["dead-letters", "counts"])).iter().map(|c| c["open"].as_u64().unwrap()).sum()
-}
-
-/// A child that is killed when the test ends, even by a failed assertion.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn spawn(env: &Env, args: &[&str]) -> Running {

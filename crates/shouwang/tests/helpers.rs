@@ -131,3 +131,13 @@ pub const ASSETS: &str = "unit,kind,value,mlps_level,mlps_filing\nS1,cidr,192.0.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// A child process killed (and reaped) when the test ends, even by a failed assertion.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

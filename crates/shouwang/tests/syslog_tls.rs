@@ -2,7 +2,7 @@
 //! rsyslog as a real forwarding peer over TCP and TLS.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -125,16 +125,6 @@ async fn tls_listener_with_stalling_and_hostile_clients() {
     assert_eq!(refused() - before, 2);
 }
 
-/// `rsyslogd` runs as a real forwarding peer; required in CI, where .ci/run installs it.
-struct Rsyslog(Child);
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rsyslog_forwards_over_tcp_and_tls() {
     if Command::new("rsyslogd").arg("-v").output().is_err() {
@@ -172,7 +162,8 @@ ruleset(name="forward") {{
     std::fs::write(&conf_path, conf).unwrap();
     let check = Command::new("rsyslogd").arg("-N1").arg("-f").arg(&conf_path).output().unwrap();
     assert!(check.status.success(), "rsyslog config: {}", String::from_utf8_lossy(&check.stderr));
-    let _rsyslog = Rsyslog(
+    // `rsyslogd` is a real forwarding peer; required in CI, where .ci/run installs it.
+    let _rsyslog = Running(
         Command::new("rsyslogd")
             .arg("-n")
             .arg("-f")
