@@ -117,6 +117,21 @@ fn config_errors_are_clear() {
     assert!(err.contains("invalid config shouwang.toml") && err.contains("unknown field `listn`"), "{err}");
     std::fs::remove_file(env.dir.path().join("shouwang.toml")).unwrap();
     assert!(env.ok(&["config-example"]).contains("[database]"));
+
+    // A TLS syslog listener: a key without a certificate, then a certificate file that is not PEM.
+    let tls = |extra: &str| {
+        let listener = "[[ingest.syslog]]\nname = \"fw-tls\"\nlisten = \"127.0.0.1:0\"\ntransport = \"tls\"\n";
+        std::fs::write(env.dir.path().join("shouwang.toml"), format!("{listener}{extra}")).unwrap();
+        let out = env.run(&["serve", "--listen", "127.0.0.1:0"], None);
+        assert!(!out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let err = tls("tls_key = \"key.pem\"\n");
+    assert!(err.contains("ingest.syslog `fw-tls`: transport `tls` needs tls_cert and tls_key"), "{err}");
+    std::fs::write(env.dir.path().join("cert.pem"), "not a certificate\n").unwrap();
+    std::fs::write(env.dir.path().join("key.pem"), "-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n").unwrap();
+    let err = tls("tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n");
+    assert!(err.contains("ingest.syslog `fw-tls`: cert.pem: no certificate in the file"), "{err}");
 }
 
 #[test]
