@@ -4,9 +4,13 @@
 //! corpus, and every subject must return the same answers as ours before its
 //! time counts. Each figure is the median of `--runs` runs, with min and max.
 //!
-//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e] [--hot]
+//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e] [--hot] [--profile RUNG]
 //!
 //! Run under `taskset -c 1` for a one-core figure.
+
+// The same allocator as the server binary, so the rungs measure what ships.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -44,8 +48,20 @@ fn stats(mut v: Vec<f64>) -> Stats {
 /// machine noise hits all subjects alike).
 static HOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// `--profile TEXT`: run only the rungs whose name ends with TEXT, `--runs`
+/// times, print nothing and exit: a clean loop for `perf record`.
+static PROFILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// Returns lookups/s per subject. A subject is (name, queries per call, the call).
 fn compare(runs: usize, subjects: &mut [(&str, usize, &mut dyn FnMut() -> u64)]) -> Vec<(String, Stats)> {
+    if let Some(pattern) = PROFILE.get() {
+        for (_, _, f) in subjects.iter_mut().filter(|(name, _, _)| name.ends_with(pattern.as_str())) {
+            for _ in 0..runs {
+                black_box(f());
+            }
+        }
+        std::process::exit(0);
+    }
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); subjects.len()];
     let mut time = |i: usize, n: usize, f: &mut dyn FnMut() -> u64| {
         let t = Instant::now();
@@ -86,6 +102,9 @@ fn main() {
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
     let want = |s: &str| only.as_deref().is_none_or(|o| o == s);
     let hot = args.iter().any(|a| a == "--hot");
+    if let Some(p) = args.iter().position(|a| a == "--profile").and_then(|i| args.get(i + 1)) {
+        PROFILE.set(p.clone()).expect("set once");
+    }
     HOT.store(hot, std::sync::atomic::Ordering::Relaxed);
     let regime = if hot { "hot: each subject's rounds back to back" } else { "interleaved: subjects alternate every round" };
     println!("# shouwang-bench: {runs} runs per figure, seed {SEED}, {regime}\n");
@@ -459,7 +478,7 @@ fn e2e(runs: usize) {
             .into_iter()
             .map(|event| {
                 pos += 1;
-                shouwang_eventstore::Accepted { origin: shouwang_eventstore::Origin { stream: 1, pos }, event }
+                shouwang_eventstore::Accepted::new(shouwang_eventstore::Origin { stream: 1, pos }, event)
             })
             .collect();
         let mut batches = Vec::new();
@@ -477,6 +496,7 @@ fn e2e(runs: usize) {
         let path = dir.join(format!("events-{run}"));
         (std::sync::Arc::new(shouwang_eventstore::SqliteEvents::open(&path).unwrap()), path)
     };
+    let on_disk = std::cell::Cell::new(0u64);
     let rows = {
         let dir = dir.path().to_path_buf();
         let fresh = std::cell::RefCell::new(&mut fresh);
@@ -489,6 +509,9 @@ fn e2e(runs: usize) {
                     let opts = shouwang_pipeline::FileOptions::default();
                     let r = p.ingest_file(&file, &opts, &mut |_, _| {}).unwrap();
                     assert_eq!(r.events as usize, n);
+                    drop(p);
+                    let bytes: u64 = std::fs::read_dir(&path).unwrap().map(|f| f.unwrap().metadata().unwrap().len()).sum();
+                    on_disk.set(bytes);
                     std::fs::remove_dir_all(path).unwrap();
                     r.events
                 }),
@@ -512,6 +535,13 @@ fn e2e(runs: usize) {
     for (name, s) in &rows {
         println!("| {name} | {} | {:.0} |", mps(s), s.median * mb / n as f64);
     }
+    let bytes = on_disk.get() as f64;
+    println!(
+        "\nOn disk after the pipeline rung: {:.1} MiB, {:.0} bytes per event ({:.0} bytes of input each).",
+        bytes / 1048576.0,
+        bytes / n as f64,
+        mb * 1048576.0 / n as f64
+    );
     println!("\nTarget (issue 3): ≥ 100k events/s on 2 cores.\n");
 }
 
@@ -534,6 +564,9 @@ fn ingest(runs: usize) {
     att.tag(&mut sample);
     let tagged = sample.iter().filter(|e| !e.shouwang.units.is_empty()).count();
     assert!(tagged > 900, "the generated alerts target the demo region: {tagged}/1000 tagged");
+    // Attribution alone, on events parsed outside the timing (tagging is
+    // idempotent: it replaces `shouwang.units`).
+    let mut parsed: Vec<_> = records.iter().map(|r| Eve.parse(r.as_bytes(), &ctx).unwrap()).collect();
     let mb = buf.len() as f64 / 1048576.0;
     println!("## Ingest: parse and normalise Suricata EVE alerts, one thread\n");
     println!("{n} alerts, {mb:.1} MiB, {:.0} bytes on average.\n", buf.len() as f64 / n as f64);
@@ -551,6 +584,14 @@ fn ingest(runs: usize) {
                     let mut events: Vec<_> = chunk.iter().filter_map(|r| Eve.parse(r.as_bytes(), &ctx).ok()).collect();
                     att.tag(&mut events);
                     tagged += events.iter().filter(|e| !e.shouwang.units.is_empty()).count() as u64;
+                }
+                tagged
+            }),
+            ("attribute alone (parsed events, batches of 1,024)", n, &mut || {
+                let mut tagged = 0;
+                for chunk in parsed.chunks_mut(1024) {
+                    att.tag(chunk.iter_mut());
+                    tagged += chunk.iter().filter(|e| !e.shouwang.units.is_empty()).count() as u64;
                 }
                 tagged
             }),

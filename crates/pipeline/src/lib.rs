@@ -90,7 +90,7 @@ impl Stage {
         match self.parser.parse(record, &self.ctx) {
             Ok(mut event) => {
                 event.shouwang.sensor.clone_from(&self.sensor);
-                batch.events.push(Accepted { origin, event });
+                batch.events.push(Accepted::new(origin, event));
             }
             Err(reject) => batch.dead.push(self.dead_letter(origin, reject, record, record.len() as u64)),
         }
