@@ -318,7 +318,9 @@ fn candidates_sql(q: &Search, scope: &Scope) -> (String, Vec<Value>) {
         let exact = bind(&mut p, Value::Blob(rev.as_bytes().to_vec()));
         let lo = bind(&mut p, Value::Blob(format!("{rev}.").into_bytes()));
         let hi = bind(&mut p, Value::Blob(format!("{rev}/").into_bytes()));
-        w.push(keyed(Kind::Name, format!("(key = {exact} OR (key >= {lo} AND key < {hi}))")));
+        // Two seeks, not an OR the planner would answer by scanning every name.
+        let (a, b) = (keyed(Kind::Name, format!("key = {exact}")), keyed(Kind::Name, format!("key >= {lo} AND key < {hi}")));
+        w.push(format!("({a} OR {b})"));
     }
     if let Some(d) = &q.dataset {
         let a = bind(&mut p, Value::Blob(d.as_bytes().to_vec()));
