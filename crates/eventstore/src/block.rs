@@ -46,7 +46,6 @@ pub(crate) struct Encoded {
     pub last_pos: i64,
     pub ts_min: i64,
     pub ts_max: i64,
-    pub events: usize,
     pub raw_len: usize,
     pub data: Vec<u8>,
     /// Distinct keys, sorted, so the inserts walk the index in order.
@@ -99,7 +98,7 @@ pub(crate) fn encode(events: &[&Accepted]) -> Result<Encoded> {
         return Err(EventStoreError::Invalid(format!("a block of {} bytes; batches must be smaller", raw.len())));
     }
     let data = zstd::bulk::compress(&raw, LEVEL).map_err(|e| EventStoreError::Corrupt(format!("compressing a block: {e}")))?;
-    Ok(Encoded { first_pos, last_pos, ts_min, ts_max, events: events.len(), raw_len: raw.len(), data, keys })
+    Ok(Encoded { first_pos, last_pos, ts_min, ts_max, raw_len: raw.len(), data, keys })
 }
 
 pub(crate) fn decompress(data: &[u8], raw_len: i64) -> Result<Vec<u8>> {
@@ -165,6 +164,8 @@ pub(crate) struct Matcher<'q> {
     from: i64,
     to: i64,
     text: Option<memchr::memmem::Finder<'static>>,
+    /// The address range as stored keys, converted once per search.
+    ip: Option<([u8; 16], [u8; 16])>,
     rule: Option<String>,
     domain: Option<String>,
     needs_doc: bool,
@@ -185,18 +186,15 @@ impl<'q> Matcher<'q> {
             from: q.from.map_or(i64::MIN, |t| t.as_microsecond()),
             to: q.to.map_or(i64::MAX, |t| t.as_microsecond()),
             text,
+            ip: q.ip.map(|r| (ip_key(r.first), ip_key(r.last))),
             rule: q.rule.as_ref().map(|r| r.to_ascii_lowercase()),
             domain: q.domain.as_deref().map(reversed_name),
             needs_doc,
         }
     }
 
-    pub fn in_time(&self, ts: i64) -> bool {
-        self.from <= ts && ts < self.to
-    }
-
     pub fn matches(&self, slot: &Slot<'_>) -> Result<bool> {
-        if !self.in_time(slot.ts) {
+        if !(self.from <= slot.ts && slot.ts < self.to) {
             return Ok(false);
         }
         if let Some(f) = &self.text {
@@ -222,9 +220,9 @@ impl<'q> Matcher<'q> {
         if self.q.unit.as_ref().is_some_and(|u| !units.contains(u)) {
             return false;
         }
-        if let Some(r) = &self.q.ip {
-            let (lo, hi) = (ip_key(r.first), ip_key(r.last));
-            let inside = [&e.source, &e.destination].into_iter().flatten().filter_map(|ep| ep.ip).any(|ip| (lo..=hi).contains(&ip_key(ip)));
+        if let Some((lo, hi)) = &self.ip {
+            let inside =
+                [&e.source, &e.destination].into_iter().flatten().filter_map(|ep| ep.ip).any(|ip| (lo..=hi).contains(&&ip_key(ip)));
             if !inside {
                 return false;
             }

@@ -209,14 +209,14 @@ impl SqliteEvents {
                         b.last_pos,
                         b.ts_min,
                         b.ts_max,
-                        b.events as i64,
+                        chunk.len() as i64,
                         b.raw_len as i64,
                         b.data
                     ])?;
                     for (kind, k) in &b.keys {
                         key.execute(params![id >> BUCKET_SHIFT, *kind as u8, k, id])?;
                     }
-                    written += b.events as u64;
+                    written += chunk.len() as u64;
                 }
             }
         }
@@ -337,13 +337,10 @@ struct Newest {
 }
 
 impl Newest {
-    fn full(&self) -> bool {
-        self.heap.len() >= self.limit
-    }
-
-    /// The time an event must beat to enter, once full.
+    /// The (time, id) an event must beat to enter, once the page is full.
     fn floor(&self) -> Option<(i64, i64)> {
-        self.full().then(|| self.heap.peek().map(|r| (r.0.0, r.0.1))).flatten()
+        let oldest = self.heap.peek().filter(|_| self.heap.len() >= self.limit)?;
+        Some((oldest.0.0, oldest.0.1))
     }
 }
 
