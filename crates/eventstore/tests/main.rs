@@ -256,3 +256,39 @@ fn replays_with_other_batch_boundaries_store_each_event_once() {
     // Free text reaches the original record too.
     assert_eq!(search(&store, Search { text: Some("\"N\":77,".into()), ..Default::default() }).len(), 1);
 }
+
+/// A damaged partition (bad compressed bytes, a lying size, a truncated
+/// block) is reported as corrupt by name of the problem, never a panic.
+#[test]
+fn damaged_blocks_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEvents::open(dir.path()).unwrap();
+    sample(&store);
+    drop(store);
+    let file = dir.path().join("events-2026-11-21.sqlite");
+    let good: (i64, Vec<u8>) = rusqlite::Connection::open(&file)
+        .unwrap()
+        .query_row("SELECT raw_len, data FROM blocks LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    let truncated = zstd::bulk::compress(&zstd::bulk::decompress(&good.1, good.0 as usize).unwrap()[..30], 1).unwrap();
+    for (raw_len, data, says) in [
+        (good.0, vec![0, 1, 2, 3], "block:"),
+        (i64::MAX, good.1.clone(), "block size"),
+        (good.0 + 1, good.1.clone(), "recorded"),
+        (30, truncated, "truncated"),
+    ] {
+        let c = rusqlite::Connection::open(&file).unwrap();
+        c.execute("UPDATE blocks SET raw_len = ?1, data = ?2", rusqlite::params![raw_len, data]).unwrap();
+        drop(c);
+        let store = SqliteEvents::open(dir.path()).unwrap();
+        let q = Search {
+            from: Some("2026-11-21T00:00:00Z".parse().unwrap()),
+            to: Some("2026-11-22T00:00:00Z".parse().unwrap()),
+            ..Default::default()
+        };
+        match store.search(&q, &Scope::All) {
+            Err(EventStoreError::Corrupt(m)) => assert!(m.contains(says), "{m}"),
+            other => panic!("expected a corrupt-block error with `{says}`, got {other:?}"),
+        }
+    }
+}
