@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use foldhash::fast::RandomState;
@@ -153,16 +153,24 @@ impl<T> IndexBuilder<T> {
             })
             .collect();
         let domains = DomainTable::build(&names);
+        let url_hosts = urls.keys().map(|k| key_host(k).into()).collect();
         Index {
             v4: Poptrie::build(&flatten(&v4)),
             v6: Poptrie::build(&flatten(&v6)),
             domains,
             urls: urls.into_iter().map(|(k, (_, v))| (k, v)).collect(),
+            url_hosts,
             asns: asns.into_iter().map(|(k, (_, v))| (k, v)).collect(),
             payloads,
             targets,
         }
     }
+}
+
+/// The host of a URL key (`host[:port]/path`, IPv6 hosts in brackets).
+fn key_host(key: &str) -> &str {
+    let end = if key.starts_with('[') { key.find(']').map_or(key.len(), |i| i + 1) } else { key.find([':', '/']).unwrap_or(key.len()) };
+    &key[..end]
 }
 
 /// Same key claimed twice: higher precedence wins, then the first added.
@@ -213,6 +221,8 @@ pub struct Index<T> {
     v6: Poptrie<u128, 14>,
     domains: DomainTable,
     urls: HashMap<Box<str>, u32, RandomState>,
+    /// The hosts of `urls`, so a URL on another host need not be parsed.
+    url_hosts: HashSet<Box<str>, RandomState>,
     asns: HashMap<u32, u32, RandomState>,
     payloads: Vec<T>,
     targets: Vec<Target>,
@@ -352,6 +362,25 @@ impl<T> Index<T> {
         !self.urls.is_empty()
     }
 
+    /// Whether a URL prefix claim could match `full`, judged from its host
+    /// without a full URL parse (which costs far more than the lookup). A
+    /// plain lower-case host that no claim names is a sure "no"; anything
+    /// unusual (an address, escapes, IDN, upper case) answers "maybe".
+    pub fn may_claim_url(&self, full: &str) -> bool {
+        if self.urls.is_empty() {
+            return false;
+        }
+        let Some((_, rest)) = full.split_once("://") else { return true };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority.rsplit('@').next().unwrap_or_default();
+        let host = host.split(':').next().unwrap_or_default();
+        let plain = host.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !plain || host.is_empty() || host.ends_with('.') || host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return true;
+        }
+        self.url_hosts.contains(host)
+    }
+
     pub fn asn(&self, asn: Asn) -> Option<Hit<'_, T>> {
         self.hit(MatchKind::Asn, self.asns.get(&asn.0).copied().unwrap_or(0))
     }
@@ -450,6 +479,36 @@ mod tests {
         assert_eq!(who(&ix, "http://10.1.2.3/x").unwrap().0, "host");
         assert_eq!(who(&ix, "AS64500"), Some(("asn", MatchKind::Asn)));
         assert_eq!(who(&ix, "AS64501"), None);
+    }
+
+    #[test]
+    fn url_host_precheck_never_hides_a_claim() {
+        let ix = index();
+        for full in ["https://portal.example.test/app/x?y=1", "http://u:p@portal.example.test:443/app", "HTTP://PORTAL.example.test/app"] {
+            assert!(ix.may_claim_url(full), "{full}");
+        }
+        // Unusual hosts are left to the full parse rather than guessed at.
+        for full in [
+            "http://10.1.2.3/x",
+            "http://[2001:db8::1]/x",
+            "http://portal.example.test./app",
+            "http://portal%2Eexample.test/app",
+            "no scheme",
+        ] {
+            assert!(ix.may_claim_url(full), "{full}");
+        }
+        for full in [
+            "http://www.example.test/app",
+            "https://other.test/app?x",
+            "http://portal.example.test.evil.test/app",
+            "http://xn--fsq.test/app",
+        ] {
+            assert!(!ix.may_claim_url(full), "{full}");
+        }
+        assert!(!IndexBuilder::<&str>::default().build().may_claim_url("http://portal.example.test/app"));
+        assert_eq!(key_host("[2001:db8::1]:8080/a"), "[2001:db8::1]");
+        assert_eq!(key_host("portal.example.test:8443/app"), "portal.example.test");
+        assert_eq!(key_host("portal.example.test"), "portal.example.test");
     }
 
     #[test]

@@ -181,9 +181,9 @@ impl Attributor {
                 add(domain_hit(ix, name));
             }
             // The URL's host was looked up above; a full URL parse only
-            // matters when someone claims a URL prefix.
-            if ix.has_url_claims()
-                && let Some(full) = e.url.as_ref().and_then(|u| u.full.as_deref())
+            // matters when someone claims a URL prefix on that host.
+            if let Some(full) = e.url.as_ref().and_then(|u| u.full.as_deref())
+                && ix.may_claim_url(full)
                 && let Ok(Query::Url(u)) = Query::parse(full)
             {
                 add(ix.url(&u));
