@@ -3,7 +3,7 @@
 //! format's name and its context (a CSV report's header row), which is what
 //! a dead letter stores, so a fixed parser can replay it.
 
-use crate::parse::{Cef, Eve, JsonLines, Parser, Shadowserver, Syslog};
+use crate::parse::{Cef, Eve, FieldMaps, JsonLines, Parser, Shadowserver, Syslog};
 use crate::reject::Reject;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,16 +40,26 @@ impl Format {
             .ok_or_else(|| format!("unknown format `{s}` (eve, json, syslog, cef, shadowserver)"))
     }
 
-    /// `shadowserver:scan_rdp` for a named report, else the format's name:
-    /// what a dead letter records so it can be parsed again.
-    pub fn spec(self, report: &str) -> String {
-        if self == Format::Shadowserver && !report.is_empty() { format!("{}:{report}", self.name()) } else { self.name().to_string() }
+    /// `FORMAT[:VARIANT]`: the variant names a Shadowserver report
+    /// (`shadowserver:scan_rdp`) or a configured JSON field map
+    /// (`json:waf_acme`). What a dead letter records so it can be parsed again.
+    pub fn spec(self, variant: &str) -> String {
+        if self.has_variants() && !variant.is_empty() { format!("{}:{variant}", self.name()) } else { self.name().to_string() }
     }
 
-    /// The inverse of [`Format::spec`].
+    /// The inverse of [`Format::spec`]; `--format` and `?format=` take it.
     pub fn from_spec(spec: &str) -> Result<(Format, String), String> {
-        let (name, report) = spec.split_once(':').unwrap_or((spec, ""));
-        Ok((Format::from_name(name)?, report.to_string()))
+        let (name, variant) = spec.split_once(':').unwrap_or((spec, ""));
+        let format = Format::from_name(name)?;
+        let variant = variant.trim();
+        if !variant.is_empty() && !format.has_variants() {
+            return Err(format!("format `{}` takes no `:{variant}` (only json:MAP and shadowserver:REPORT do)", format.name()));
+        }
+        Ok((format, variant.to_string()))
+    }
+
+    fn has_variants(self) -> bool {
+        matches!(self, Format::Json | Format::Shadowserver)
     }
 
     /// Whether the first record is a header the others need.
@@ -87,17 +97,27 @@ impl Format {
     }
 
     /// The parser for this format. `context` is the header row for formats
-    /// that have one; `report` names a Shadowserver report (from its file name).
-    pub fn parser(self, context: Option<&[u8]>, report: &str) -> Result<Box<dyn Parser>, Reject> {
+    /// that have one; `variant` names a Shadowserver report (from its file
+    /// name) or one of `maps` for JSON (none: the records are already ECS).
+    pub fn parser(self, context: Option<&[u8]>, variant: &str, maps: &FieldMaps) -> Result<Box<dyn Parser>, Reject> {
         Ok(match self {
             Format::Eve => Box::new(Eve),
-            Format::Json => Box::new(JsonLines::ecs("json.event")),
+            Format::Json if variant.is_empty() => Box::new(JsonLines::ecs("json.event")),
+            Format::Json => match maps.get(variant) {
+                Some(map) => Box::new(JsonLines::mapped(map.clone())),
+                None => {
+                    return Err(Reject::new(
+                        crate::Reason::Unsupported,
+                        format!("no field map `{variant}` is configured (a `[formats.{variant}]` table)"),
+                    ));
+                }
+            },
             Format::Syslog => Box::new(Syslog::default()),
             Format::Cef => Box::new(Cef),
             Format::Shadowserver => {
                 let header =
                     context.ok_or_else(|| Reject::new(crate::Reason::MissingField, "a Shadowserver report needs its header row"))?;
-                Box::new(Shadowserver::from_header(header, report)?)
+                Box::new(Shadowserver::from_header(header, variant)?)
             }
         })
     }
@@ -118,5 +138,19 @@ mod tests {
         assert_eq!(d(Some("2026-11-21-scan_rdp-x.csv"), "\u{feff}\"timestamp\",\"ip\",\"port\""), Some(Format::Shadowserver));
         assert_eq!(d(Some("a.csv"), "name,value"), None);
         assert_eq!(d(None, "hello world"), None);
+    }
+
+    #[test]
+    fn specs_round_trip_and_only_json_and_reports_have_variants() {
+        for (f, v) in [(Format::Json, "waf_acme"), (Format::Shadowserver, "scan_rdp"), (Format::Eve, ""), (Format::Json, "")] {
+            assert_eq!(Format::from_spec(&f.spec(v)).unwrap(), (f, v.to_string()));
+        }
+        assert_eq!(Format::Eve.spec("x"), "eve");
+        let e = Format::from_spec("syslog:x").unwrap_err();
+        assert!(e.contains("takes no `:x`"), "{e}");
+        assert!(Format::from_spec("yaml").is_err());
+        let maps = FieldMaps::default();
+        let e = Format::Json.parser(None, "nope", &maps).err().unwrap();
+        assert!(e.to_string().contains("no field map `nope`"), "{e}");
     }
 }

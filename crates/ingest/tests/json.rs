@@ -19,15 +19,12 @@ fn ecs_documents_pass_through_and_cannot_forge_provenance() {
 
 #[test]
 fn a_field_map_turns_any_json_into_ecs() {
-    let map = FieldMap::new([
-        ("time", "@timestamp"),
-        ("srcip", "source.ip"),
-        ("sport", "source.port"),
-        ("sig.name", "rule.name"),
-        ("sid", "rule.id"),
-    ])
+    let map = FieldMap::new(
+        "vendor.waf",
+        [("time", "@timestamp"), ("srcip", "source.ip"), ("sport", "source.port"), ("sig.name", "rule.name"), ("sid", "rule.id")],
+    )
     .unwrap();
-    let p = JsonLines::mapped(map, "vendor.waf");
+    let p = JsonLines::mapped(map.into());
     let line = r#"{"time":"2026-11-21T01:02:03+08:00","srcip":"203.0.113.7","sport":"4444","sig":{"name":"SQLi"},"sid":942100,"vendor_field":"abc","blocked":true,"nested":{"x":1}}"#;
     let e = p.parse(line.as_bytes(), &ctx()).unwrap();
     assert_eq!(e.timestamp.to_string(), "2026-11-20T17:02:03Z");
@@ -37,8 +34,53 @@ fn a_field_map_turns_any_json_into_ecs() {
     assert_eq!(e.labels.get("vendor_field").map(String::as_str), Some("abc"));
     assert_eq!(e.labels.get("blocked").map(String::as_str), Some("true"));
     assert!(!e.labels.contains_key("nested") && !e.labels.contains_key("sig"));
-    let err = FieldMap::new([("a", "source.ipp")]).unwrap_err();
+    assert_eq!(e.event.dataset, "vendor.waf");
+    let err = FieldMap::new("x", [("a", "source.ipp")]).unwrap_err();
     assert!(err.contains("`source.ipp` is not a supported ECS field"), "{err}");
+    assert!(FieldMap::new("bad dataset", [("a", "source.ip")]).unwrap_err().contains("dataset"));
+    assert!(FieldMap::new::<&str>("x", []).unwrap_err().contains("maps no fields"));
+    assert!(FieldMap::new("x", [("a", "source.ip")]).unwrap().with_utc_offset("Beijing").is_err());
+    let mut maps = shouwang_ingest::parse::FieldMaps::default();
+    assert!(maps.insert("Bad Name", FieldMap::new("x", [("a", "source.ip")]).unwrap()).is_err());
+}
+
+#[test]
+fn mapped_times_in_every_common_form() {
+    let map = FieldMap::new("fw.x", [("t", "@timestamp"), ("src", "source.ip"), ("source_ip", "source.ip")])
+        .unwrap()
+        .with_utc_offset("+08:00")
+        .unwrap();
+    let p = JsonLines::mapped(map.into());
+    let cases: &[(&str, &str)] = &[
+        (r#""2026-11-21T01:02:03Z""#, "2026-11-21T01:02:03Z"),
+        (r#""2026-11-21 09:02:03""#, "2026-11-21T01:02:03Z"),
+        (r#""2026-11-21T09:02:03.5""#, "2026-11-21T01:02:03.5Z"),
+        (r#""2026/11/21 09:02:03""#, "2026-11-21T01:02:03Z"),
+        ("1795222923", "2026-11-21T01:02:03Z"),
+        (r#""1795222923""#, "2026-11-21T01:02:03Z"),
+        ("1795222923000", "2026-11-21T01:02:03Z"),
+        ("1795222923.9", "2026-11-21T01:02:03Z"),
+    ];
+    for (raw, want) in cases {
+        let line = format!(r#"{{"t":{raw},"source_ip":"192.0.2.9"}}"#);
+        let e = p.parse(line.as_bytes(), &ctx()).unwrap_or_else(|r| panic!("{raw}: {r}"));
+        assert_eq!(e.timestamp.to_string(), *want, "{raw}");
+        assert_eq!(
+            e.source.unwrap().ip.unwrap().to_string(),
+            "192.0.2.9",
+            "the second source of source.ip is used when the first is absent"
+        );
+    }
+    // The first source present wins; the other is kept as a label.
+    let e = p.parse(br#"{"t":1795222923,"src":"192.0.2.1","source_ip":"192.0.2.9"}"#, &ctx()).unwrap();
+    assert_eq!(e.source.unwrap().ip.unwrap().to_string(), "192.0.2.1");
+    assert_eq!(e.labels.get("source_ip").map(String::as_str), Some("192.0.2.9"));
+    for bad in [r#""21/11/2026""#, r#""2026-13-01 00:00:00""#, "true", r#""99999999999999999""#, "-99999999999999999"] {
+        let line = format!(r#"{{"t":{bad}}}"#);
+        let r = p.parse(line.as_bytes(), &ctx()).unwrap_err();
+        assert_eq!(r.reason, Reason::BadTimestamp, "{bad} -> {r}");
+        assert!(r.to_string().contains("@timestamp"), "{r}");
+    }
 }
 
 #[test]

@@ -17,7 +17,7 @@ use crate::*;
 /// Bytes of spool read per batch.
 const READ_BYTES: usize = 4 * 1024 * 1024;
 
-type StageKey = (Format, String, Option<String>);
+type StageKey = (Format, String, String, Option<String>);
 
 impl Pipeline {
     /// Processes the spool until `stop` is set (checked at least every 200 ms).
@@ -59,14 +59,17 @@ impl Pipeline {
                     let origin = Origin { stream: stream.id, pos: pos as i64 };
                     match frame {
                         Ok(r) => {
-                            let key = (r.format, r.source.clone(), r.sensor.clone());
+                            let key = (r.format, r.variant.clone(), r.source.clone(), r.sensor.clone());
                             let stage = match stages.entry(key) {
                                 std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                                 std::collections::hash_map::Entry::Vacant(v) => {
-                                    let source = Source { name: r.source.clone(), sensor: r.sensor.clone(), format: Some(r.format) };
-                                    let stage = Stage::new(r.format, "", None, &source, self.max_record)
-                                        .map_err(|e| PipelineError::Input { what: "spool".into(), why: e.to_string() })?;
-                                    v.insert(stage)
+                                    let source = Source {
+                                        name: r.source.clone(),
+                                        sensor: r.sensor.clone(),
+                                        format: Some(r.format),
+                                        variant: r.variant.clone(),
+                                    };
+                                    v.insert(Stage::or_refusing(r.format, &r.variant, None, &source, self))
                                 }
                             };
                             stage.set_received(r.received);

@@ -166,12 +166,16 @@ impl Pipeline {
     ) -> Result<Report> {
         let began = std::time::Instant::now();
         let what = file_name.unwrap_or(&stream.name).to_string();
-        let report_name = file_name.map(Shadowserver::report_from_file_name).unwrap_or_default();
+        // A report's name comes from its file unless the source names it.
+        let variant = match source.variant.as_str() {
+            "" => file_name.map(Shadowserver::report_from_file_name).unwrap_or_default(),
+            v => v.to_string(),
+        };
         let mut report = Report { stream: stream.name.clone(), from: start, to: start, ..Default::default() };
         let (tx, rx) = sync_channel::<Batch>(QUEUE_BATCHES);
         let written = std::thread::scope(|s| -> Result<shouwang_eventstore::Written> {
             let writer = s.spawn(move || self.write_all(rx));
-            let read = self.read_loop(input, stream, start, source, &report_name, header, &what, &tx, &mut report, progress);
+            let read = self.read_loop(input, stream, start, source, &variant, header, &what, &tx, &mut report, progress);
             drop(tx);
             let written = writer.join().expect("the writer thread does not panic");
             // A writer failure is the cause of a reader's hang-up: report it first.
@@ -193,7 +197,7 @@ impl Pipeline {
         stream: &Stream,
         start: u64,
         source: &Source,
-        report_name: &str,
+        variant: &str,
         mut header: Option<Vec<u8>>,
         what: &str,
         tx: &SyncSender<Batch>,
@@ -219,14 +223,14 @@ impl Pipeline {
                     .format
                     .or_else(|| Format::detect(None, record))
                     .ok_or_else(|| input_err("cannot recognise the format from the first record; pass --format".into()))?;
-                report.format = format.spec(report_name);
+                report.format = format.spec(variant);
                 if format.has_header() && header.is_none() {
                     header = Some(record.to_vec());
                     stage =
-                        Some(self.stage(format, report_name, header.take(), source).map_err(|r| input_err(format!("header row: {r}")))?);
+                        Some(Stage::new(format, variant, header.take(), source, self).map_err(|r| input_err(format!("header row: {r}")))?);
                     continue;
                 }
-                stage = Some(self.stage(format, report_name, header.take(), source).map_err(|r| input_err(r.to_string()))?);
+                stage = Some(Stage::new(format, variant, header.take(), source, self).map_err(|r| input_err(r.to_string()))?);
             }
             let stage = stage.as_ref().expect("set above");
             let origin = Origin { stream: stream.id, pos: pos as i64 };
@@ -248,10 +252,6 @@ impl Pipeline {
         progress(lines.position());
         report.to = lines.position();
         Ok(())
-    }
-
-    fn stage(&self, format: Format, report: &str, header: Option<Vec<u8>>, source: &Source) -> Result<Stage, shouwang_ingest::Reject> {
-        Stage::new(format, report, header, source, self.max_record)
     }
 
     fn flush(&self, tx: &SyncSender<Batch>, batch: &mut Batch, stream: &Stream, pos: u64, report: &mut Report) -> Result<()> {

@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use shouwang_eventstore::{Accepted, Batch, DeadLetter, EventStore, EventStoreError, Origin, Written};
-use shouwang_ingest::parse::{Ctx, Parser};
+use shouwang_ingest::parse::{Ctx, FieldMaps, Parser};
 use shouwang_ingest::{Format, Reject};
 use shouwang_store::Attributor;
 
@@ -52,6 +52,8 @@ pub struct Pipeline {
     pub attributor: Arc<Attributor>,
     pub counters: Arc<Counters>,
     pub max_record: usize,
+    /// The configured JSON field maps (`json:NAME` formats).
+    pub field_maps: Arc<FieldMaps>,
 }
 
 /// Where records come from, as configured.
@@ -63,23 +65,40 @@ pub struct Source {
     pub sensor: Option<String>,
     /// The format, or `None` to recognise it from the first record.
     pub format: Option<Format>,
+    /// The format's variant: a JSON field map's name, or a Shadowserver
+    /// report's (otherwise taken from the file name). Empty for none.
+    pub variant: String,
 }
 
 /// One record to one event or one dead letter, for a known format.
 pub struct Stage {
     format: Format,
-    report: String,
+    variant: String,
     context: Option<Vec<u8>>,
-    parser: Box<dyn Parser>,
+    /// `Err` for a stage that refuses every record (see [`Stage::or_refusing`]).
+    parser: Result<Box<dyn Parser>, Reject>,
     ctx: Ctx,
     sensor: Option<String>,
 }
 
 impl Stage {
-    pub fn new(format: Format, report: &str, context: Option<Vec<u8>>, source: &Source, max_record: usize) -> Result<Stage, Reject> {
-        let parser = format.parser(context.as_deref(), report)?;
-        let ctx = Ctx { received: jiff::Timestamp::now(), source: source.name.clone(), max_record_bytes: max_record };
-        Ok(Stage { format, report: report.to_string(), context, parser, ctx, sensor: source.sensor.clone() })
+    /// The stage for `format` and `variant` (see [`Format::parser`]).
+    pub fn new(format: Format, variant: &str, context: Option<Vec<u8>>, source: &Source, pipeline: &Pipeline) -> Result<Stage, Reject> {
+        let stage = Stage::or_refusing(format, variant, context, source, pipeline);
+        match stage.parser {
+            Ok(_) => Ok(stage),
+            Err(r) => Err(r),
+        }
+    }
+
+    /// Like [`Stage::new`], but a parser that cannot be built (a spooled
+    /// `json:NAME` whose map is no longer configured) gives a stage that
+    /// turns every record into a dead letter saying why: kept, replayable
+    /// once the configuration is fixed, and never blocking the records after it.
+    pub fn or_refusing(format: Format, variant: &str, context: Option<Vec<u8>>, source: &Source, pipeline: &Pipeline) -> Stage {
+        let parser = format.parser(context.as_deref(), variant, &pipeline.field_maps);
+        let ctx = Ctx { received: jiff::Timestamp::now(), source: source.name.clone(), max_record_bytes: pipeline.max_record };
+        Stage { format, variant: variant.to_string(), context, parser, ctx, sensor: source.sensor.clone() }
     }
 
     pub fn set_received(&mut self, at: jiff::Timestamp) {
@@ -87,7 +106,11 @@ impl Stage {
     }
 
     pub fn run(&self, origin: Origin, record: &[u8], batch: &mut Batch) {
-        match self.parser.parse(record, &self.ctx) {
+        let parsed = match &self.parser {
+            Ok(p) => p.parse(record, &self.ctx),
+            Err(why) => Err(why.clone()),
+        };
+        match parsed {
             Ok(mut event) => {
                 event.shouwang.sensor.clone_from(&self.sensor);
                 batch.events.push(Accepted::new(origin, event));
@@ -101,7 +124,7 @@ impl Stage {
             origin,
             source: self.ctx.source.clone(),
             sensor: self.sensor.clone(),
-            format: self.format.spec(&self.report),
+            format: self.format.spec(&self.variant),
             context: self.context.as_deref().map(|c| String::from_utf8_lossy(c).into_owned()),
             reason: reject.reason.as_str().to_string(),
             detail: reject.detail,
@@ -114,7 +137,13 @@ impl Stage {
 
 impl Pipeline {
     pub fn new(events: Arc<dyn EventStore>, attributor: Arc<Attributor>) -> Pipeline {
-        Pipeline { events, attributor, counters: Arc::default(), max_record: shouwang_ingest::parse::DEFAULT_MAX_RECORD }
+        Pipeline {
+            events,
+            attributor,
+            counters: Arc::default(),
+            max_record: shouwang_ingest::parse::DEFAULT_MAX_RECORD,
+            field_maps: Arc::default(),
+        }
     }
 
     /// Tags a parsed batch with its units, counts it, and queues it for the writer.

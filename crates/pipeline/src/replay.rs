@@ -35,12 +35,12 @@ impl Pipeline {
                     report.not_replayable += 1;
                     continue;
                 }
-                let Ok((format, name)) = Format::from_spec(&l.format) else {
+                let Ok((format, variant)) = Format::from_spec(&l.format) else {
                     report.not_replayable += 1;
                     continue;
                 };
-                let source = Source { name: l.source.clone(), sensor: l.sensor.clone(), format: Some(format) };
-                let mut stage = match Stage::new(format, &name, l.context.clone().map(String::into_bytes), &source, self.max_record) {
+                let source = Source { name: l.source.clone(), sensor: l.sensor.clone(), format: Some(format), variant: variant.clone() };
+                let mut stage = match Stage::new(format, &variant, l.context.clone().map(String::into_bytes), &source, self) {
                     Ok(s) => s,
                     Err(_) => {
                         report.not_replayable += 1;

@@ -4,7 +4,9 @@
 //!
 //! Segment `NNNNNNNNNNNN.seg` holds frames `len:u32le crc32:u32le body`,
 //! body = `format:u8 received_us:i64le source_len:u8 source sensor_len:u8
-//! sensor record`. Each segment is one stream of the event store, so its
+//! sensor [variant_len:u8 variant] [reason:u8 detail_len:u16le detail]
+//! record`; bit 0x40 of `format` says a variant (a JSON field map's name)
+//! follows, bit 0x80 that the source already refused the record. Each segment is one stream of the event store, so its
 //! checkpoint is a byte offset like a file's, and the store's origin key
 //! turns a replay after a crash into counted duplicates. A torn frame at
 //! the end of the newest segment (a crash mid-write, never acknowledged) is
@@ -40,6 +42,8 @@ pub enum SpoolError {
 #[derive(Debug, Clone, Copy)]
 pub struct SpoolRecord<'a> {
     pub format: Format,
+    /// The format's variant (`waf_acme` in `json:waf_acme`), or empty.
+    pub variant: &'a str,
     pub received: jiff::Timestamp,
     pub source: &'a str,
     pub sensor: Option<&'a str>,
@@ -55,6 +59,7 @@ pub struct Spooled {
     pub segment: u64,
     pub pos: u64,
     pub format: Format,
+    pub variant: String,
     pub received: jiff::Timestamp,
     pub source: String,
     pub sensor: Option<String>,
@@ -108,7 +113,7 @@ fn decode(buf: &[u8], segment: u64, pos: u64) -> Option<(usize, Result<Spooled, 
     }
     let parse = || -> Option<Spooled> {
         let code = *body.first()?;
-        let format = *Format::ALL.get(usize::from(code & 0x7f))?;
+        let format = *Format::ALL.get(usize::from(code & 0x3f))?;
         let received = i64::from_le_bytes(body.get(1..9)?.try_into().ok()?);
         let mut at = 9;
         let text = |at: &mut usize| -> Option<String> {
@@ -119,6 +124,7 @@ fn decode(buf: &[u8], segment: u64, pos: u64) -> Option<(usize, Result<Spooled, 
         };
         let source = text(&mut at)?;
         let sensor = text(&mut at)?;
+        let variant = if code & 0x40 != 0 { text(&mut at)? } else { String::new() };
         let reject = if code & 0x80 != 0 {
             let reason = *Reason::ALL.get(usize::from(*body.get(at)?))?;
             let n = usize::from(u16::from_le_bytes(body.get(at + 1..at + 3)?.try_into().ok()?));
@@ -132,6 +138,7 @@ fn decode(buf: &[u8], segment: u64, pos: u64) -> Option<(usize, Result<Spooled, 
             segment,
             pos,
             format,
+            variant,
             received: jiff::Timestamp::from_microsecond(received).ok()?,
             source,
             sensor: Some(sensor).filter(|s| !s.is_empty()),
@@ -151,18 +158,22 @@ fn encode(out: &mut Vec<u8>, r: &SpoolRecord<'_>) {
         }
         n
     };
-    let (src, sen) = (clip(r.source, 255), r.sensor.map_or(0, |s| clip(s, 255)));
+    let (src, sen, var) = (clip(r.source, 255), r.sensor.map_or(0, |s| clip(s, 255)), clip(r.variant, 255));
     let det = r.reject.map_or(0, |(_, d)| clip(d, 4096));
-    let body_len = 1 + 8 + 1 + src + 1 + sen + r.reject.map_or(0, |_| 3 + det) + r.bytes.len();
+    let body_len = 1 + 8 + 1 + src + 1 + sen + if var > 0 { 1 + var } else { 0 } + r.reject.map_or(0, |_| 3 + det) + r.bytes.len();
     let start = out.len();
     out.extend_from_slice(&(body_len as u32).to_le_bytes());
     out.extend_from_slice(&[0; 4]);
-    out.push(format_code(r.format) | if r.reject.is_some() { 0x80 } else { 0 });
+    out.push(format_code(r.format) | if var > 0 { 0x40 } else { 0 } | if r.reject.is_some() { 0x80 } else { 0 });
     out.extend_from_slice(&r.received.as_microsecond().to_le_bytes());
     out.push(src as u8);
     out.extend_from_slice(&r.source.as_bytes()[..src]);
     out.push(sen as u8);
     out.extend_from_slice(&r.sensor.unwrap_or("").as_bytes()[..sen]);
+    if var > 0 {
+        out.push(var as u8);
+        out.extend_from_slice(&r.variant.as_bytes()[..var]);
+    }
     if let Some((reason, detail)) = r.reject {
         out.push(Reason::ALL.iter().position(|x| *x == reason).expect("every reason is in ALL") as u8);
         out.extend_from_slice(&(det as u16).to_le_bytes());
@@ -349,6 +360,7 @@ mod tests {
         let now = jiff::Timestamp::from_second(1_763_700_000).unwrap();
         let rec = |b: &'static [u8]| SpoolRecord {
             format: Format::Syslog,
+            variant: "",
             received: now,
             source: "syslog-tcp",
             sensor: Some("fw-01"),
@@ -356,7 +368,9 @@ mod tests {
             bytes: b,
         };
         let refused = SpoolRecord { reject: Some((Reason::Malformed, "count lies")), ..rec(b"xyz") };
-        spool.append(&[rec(b"<34>one"), rec(b"<34>\xff two"), refused]).unwrap();
+        let mapped = SpoolRecord { format: Format::Json, variant: "waf_acme", ..rec(b"{}") };
+        let both = SpoolRecord { variant: "waf_acme", ..refused };
+        spool.append(&[rec(b"<34>one"), rec(b"<34>\xff two"), refused, mapped, both]).unwrap();
         let (seg, len) = spool.active();
         drop(spool);
         // A crash mid-append leaves half a frame.
@@ -368,7 +382,13 @@ mod tests {
         let (frames, end) = spool.read(seg, 0, 1 << 20).unwrap();
         assert_eq!(end, len);
         let got: Vec<_> = frames.into_iter().map(|(_, r)| r.unwrap()).collect();
-        assert_eq!(got.len(), 3);
+        assert_eq!(got.len(), 5);
+        assert_eq!(
+            (got[3].format, got[3].variant.as_str(), got[3].bytes.as_slice(), got[3].reject.is_none()),
+            (Format::Json, "waf_acme", &b"{}"[..], true)
+        );
+        assert_eq!((got[4].variant.as_str(), got[4].reject.clone()), ("waf_acme", Some((Reason::Malformed, "count lies".into()))));
+        assert_eq!(got[2].variant, "", "without a variant the frame is laid out as before variants existed");
         assert_eq!((got[2].reject.clone(), got[2].bytes.as_slice()), (Some((Reason::Malformed, "count lies".into())), &b"xyz"[..]));
         assert_eq!(got[0].reject, None);
         assert_eq!(

@@ -13,7 +13,10 @@ fn eve(ts: &str, dest: &str) -> String {
 }
 
 fn opts() -> FileOptions {
-    FileOptions { source: Source { name: "file".into(), sensor: Some("sensor-qc-01".into()), format: None }, from_start: false }
+    FileOptions {
+        source: Source { name: "file".into(), sensor: Some("sensor-qc-01".into()), format: None, variant: String::new() },
+        from_start: false,
+    }
 }
 
 #[test]

@@ -131,10 +131,17 @@ pub async fn ingest(
         }
         start = end + 1;
     }
-    let format = match &q.format {
-        Some(f) => Format::from_name(f).map_err(ApiError::BadRequest)?,
-        None => lines.first().and_then(|r| Format::detect(None, &bytes[r.clone()])).unwrap_or(Format::Json),
+    let (format, variant) = match &q.format {
+        Some(f) => Format::from_spec(f).map_err(ApiError::BadRequest)?,
+        None => (lines.first().and_then(|r| Format::detect(None, &bytes[r.clone()])).unwrap_or(Format::Json), String::new()),
     };
+    if !variant.is_empty() && ing.pipeline.field_maps.get(&variant).is_none() {
+        let known: Vec<&str> = ing.pipeline.field_maps.names().collect();
+        return Err(ApiError::BadRequest(format!(
+            "no field map `{variant}` is configured (configured: {})",
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        )));
+    }
     if format.has_header() {
         return Err(ApiError::BadRequest(format!("{} reports are ingested as files (`shouwang ingest`), not over HTTP", format.name())));
     }
@@ -154,7 +161,15 @@ pub async fn ingest(
         let received = jiff::Timestamp::now();
         let recs: Vec<SpoolRecord> = lines
             .iter()
-            .map(|r| SpoolRecord { format, received, source: "http", sensor: Some(&sensor), reject: None, bytes: &bytes[r.clone()] })
+            .map(|r| SpoolRecord {
+                format,
+                variant: &variant,
+                received,
+                source: "http",
+                sensor: Some(&sensor),
+                reject: None,
+                bytes: &bytes[r.clone()],
+            })
             .collect();
         spool.append(&recs)
     })

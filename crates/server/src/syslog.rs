@@ -118,6 +118,7 @@ async fn append(spool: &Arc<Spool>, l: &Arc<SyslogListener>, data: Arc<Vec<u8>>,
                 .map(|f| {
                     let base = SpoolRecord {
                         format: l2.format,
+                        variant: "",
                         received,
                         source: &l2.name,
                         sensor: l2.sensor.as_deref(),

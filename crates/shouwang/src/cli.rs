@@ -55,7 +55,8 @@ pub enum Command {
     Ingest {
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
-        /// eve, json, syslog, cef or shadowserver; recognised per file when not given.
+        /// eve, json, json:MAP (a configured [formats.MAP] field map), syslog, cef,
+        /// shadowserver or shadowserver:REPORT; recognised per file when not given.
         #[arg(long)]
         format: Option<String>,
         /// Source name recorded on every event and dead letter.

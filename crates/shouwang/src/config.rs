@@ -35,6 +35,20 @@ pub struct Config {
     pub log: Log,
     pub import: Import,
     pub ingest: Ingest,
+    /// JSON field maps by name (`[formats.NAME]`), used as `json:NAME`.
+    pub formats: std::collections::BTreeMap<String, FormatConfig>,
+}
+
+/// A declarative field map for JSON lines from one kind of sensor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormatConfig {
+    /// `event.dataset` of its events, e.g. `acme.waf`.
+    pub dataset: String,
+    /// Offset of times written without a zone (`+08:00`); UTC if unset.
+    pub utc_offset: Option<String>,
+    /// Source field (dotted path into nested objects) → ECS field.
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,6 +184,20 @@ impl Default for Ingest {
 }
 
 impl Config {
+    /// The `[formats.NAME]` tables, validated.
+    pub fn field_maps(&self) -> anyhow::Result<shouwang_ingest::parse::FieldMaps> {
+        let mut maps = shouwang_ingest::parse::FieldMaps::default();
+        for (name, f) in &self.formats {
+            let bad = |e: String| anyhow::anyhow!("formats.{name}: {e}");
+            let mut map = shouwang_ingest::parse::FieldMap::new(&f.dataset, &f.fields).map_err(bad)?;
+            if let Some(o) = &f.utc_offset {
+                map = map.with_utc_offset(o).map_err(bad)?;
+            }
+            maps.insert(name, map).map_err(bad)?;
+        }
+        Ok(maps)
+    }
+
     /// Where events, checkpoints and dead letters live (always embedded).
     pub fn events_dir(&self) -> PathBuf {
         self.data_dir.join("events")
@@ -190,6 +218,7 @@ impl Default for Config {
             log: Log::default(),
             import: Import::default(),
             ingest: Ingest::default(),
+            formats: Default::default(),
         }
     }
 }
@@ -287,6 +316,7 @@ impl Config {
         for l in &self.ingest.syslog {
             l.listener()?;
         }
+        self.field_maps()?;
         if self.server.index_refresh_secs == 0 {
             bail!("server.index_refresh_secs must be at least 1");
         }
@@ -314,6 +344,25 @@ mod tests {
         assert_eq!(cfg.ingest.retention_days, d.ingest.retention_days);
         assert_eq!(cfg.ingest.max_record_bytes, d.ingest.max_record_bytes);
         cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn field_maps_are_validated_when_the_config_is_read() {
+        let text = "[formats.waf_acme]\ndataset = \"acme.waf\"\nutc_offset = \"+08:00\"\n\
+                    fields = { time = \"@timestamp\", \"client.ip\" = \"source.ip\", rule = \"rule.name\" }\n";
+        let cfg = Config::parse(text).unwrap();
+        let maps = cfg.field_maps().unwrap();
+        assert_eq!(maps.names().collect::<Vec<_>>(), ["waf_acme"]);
+        for (bad, why) in [
+            (text.replace("source.ip", "source.ipp"), "formats.waf_acme: `source.ipp` is not a supported ECS field"),
+            (text.replace("+08:00", "Beijing"), "utc_offset `Beijing`"),
+            (text.replace("waf_acme", "\"WAF Acme\""), "lower-case"),
+            (text.replace("acme.waf", ""), "dataset"),
+        ] {
+            let e = Config::parse(&bad).unwrap().validate().unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        }
+        assert!(Config::parse(&text.replace("dataset", "datset")).is_err(), "unknown keys are errors here too");
     }
 
     #[test]

@@ -21,8 +21,14 @@ pub fn open_events(cfg: &Config) -> anyhow::Result<Arc<SqliteEvents>> {
 
 pub async fn pipeline(cfg: &Config) -> anyhow::Result<Pipeline> {
     let attributor = Arc::new(Attributor::new(crate::open_store(cfg).await?).await?);
+    pipeline_with(cfg, attributor)
+}
+
+/// The pipeline as configured (record limit, field maps), on `attributor`.
+pub fn pipeline_with(cfg: &Config, attributor: Arc<Attributor>) -> anyhow::Result<Pipeline> {
     let mut p = Pipeline::new(open_events(cfg)?, attributor);
     p.max_record = cfg.ingest.max_record_bytes;
+    p.field_maps = Arc::new(cfg.field_maps()?);
     Ok(p)
 }
 

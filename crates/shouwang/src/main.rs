@@ -195,8 +195,17 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             eprintln!("disabled user {username}");
         }
         Command::Ingest { inputs, format, source, sensor, from_start, json } => {
-            let format = format.map(|f| shouwang_ingest::Format::from_name(&f)).transpose().map_err(anyhow::Error::msg)?;
-            let source = shouwang_pipeline::Source { name: source, sensor, format };
+            let (format, variant) = match format {
+                None => (None, String::new()),
+                Some(spec) => {
+                    let (f, v) = shouwang_ingest::Format::from_spec(&spec).map_err(anyhow::Error::msg)?;
+                    if f == shouwang_ingest::Format::Json && !v.is_empty() && cfg.field_maps()?.get(&v).is_none() {
+                        bail!("--format {spec}: no field map `{v}` is configured (add a [formats.{v}] table)");
+                    }
+                    (Some(f), v)
+                }
+            };
+            let source = shouwang_pipeline::Source { name: source, sensor, format, variant };
             if !ingest::ingest(&cfg, &inputs, source, from_start, json).await? {
                 return Ok(std::process::ExitCode::FAILURE);
             }
@@ -303,8 +312,7 @@ async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, demo: bool) -
         seed_demo(&store, listen.unwrap_or(cfg.server.listen)).await?;
     }
     let attributor = Arc::new(Attributor::new(store.clone()).await?);
-    let mut pipeline = shouwang_pipeline::Pipeline::new(ingest::open_events(cfg)?, attributor.clone());
-    pipeline.max_record = cfg.ingest.max_record_bytes;
+    let pipeline = ingest::pipeline_with(cfg, attributor.clone())?;
     let spool =
         shouwang_pipeline::Spool::open(&cfg.spool_dir(), cfg.ingest.spool_max_bytes, pipeline.max_record, pipeline.counters.clone())
             .with_context(|| format!("cannot open the spool in {}", cfg.spool_dir().display()))?;

@@ -72,6 +72,18 @@ pub struct App {
     pub ingest: Arc<shouwang_server::Ingest>,
 }
 
+/// The test app's configuration has one field map, as `[formats.waf_acme]`
+/// would give it.
+pub fn test_field_maps() -> shouwang_ingest::parse::FieldMaps {
+    let map = shouwang_ingest::parse::FieldMap::new("acme.waf", [("ts", "@timestamp"), ("client", "source.ip"), ("rule", "rule.name")])
+        .unwrap()
+        .with_utc_offset("+08:00")
+        .unwrap();
+    let mut maps = shouwang_ingest::parse::FieldMaps::default();
+    maps.insert("waf_acme", map).unwrap();
+    maps
+}
+
 pub async fn spawn_app() -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_sqlite_dir(&dir.path().join("data")).await.unwrap();
@@ -86,7 +98,8 @@ pub async fn spawn_app() -> App {
     let admin_token = store.create_token(&local, "admin", "test").await.unwrap();
     let attributor = Arc::new(Attributor::new(store.clone()).await.unwrap());
     let events = Arc::new(shouwang_eventstore::SqliteEvents::open(&dir.path().join("data/events")).unwrap());
-    let pipeline = shouwang_pipeline::Pipeline::new(events, attributor.clone());
+    let mut pipeline = shouwang_pipeline::Pipeline::new(events, attributor.clone());
+    pipeline.field_maps = Arc::new(test_field_maps());
     let spool = shouwang_pipeline::Spool::open(&dir.path().join("data/spool"), SPOOL_LIMIT, pipeline.max_record, pipeline.counters.clone())
         .unwrap();
     let ingest = Arc::new(shouwang_server::Ingest::new(pipeline, Arc::new(spool), 4 * 1024 * 1024, 8));

@@ -138,6 +138,11 @@ async fn bad_bodies_are_refused_with_reasons() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = app.post("/api/v1/ingest?format=xml", &sensor).body("<a/>").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = app.post("/api/v1/ingest?format=json:nope", &sensor).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("no field map `nope` is configured (configured: waf_acme)"));
+    let r = app.post("/api/v1/ingest?format=eve:x", &sensor).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // Only sensors (and admins) send; an analyst's token is refused.
     let analyst = user(&app, "ana", Role::Analyst, None).await;
     let r = app.post("/api/v1/ingest", &analyst).body(eve("192.0.2.5")).send().await.unwrap();
@@ -203,4 +208,33 @@ async fn senders_are_told_to_retry_when_limits_are_hit() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(written(), accepted, "every acknowledged record is stored");
+}
+
+#[tokio::test]
+async fn a_sensor_with_its_own_json_shape_posts_through_a_field_map() {
+    let (app, sensor) = setup().await;
+    let body = concat!(
+        r#"{"ts":"2026-11-21 09:30:00","client":"192.0.2.5","rule":"SQLi in id","vendor_score":97}"#,
+        "\n",
+        r#"{"ts":"21/11/2026","client":"192.0.2.6","rule":"bad time"}"#,
+        "\n"
+    );
+    let r = app.post("/api/v1/ingest?format=json:waf_acme", &sensor).body(body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let events = events_eventually(&app, 1).await;
+    let e = &events[0];
+    assert_eq!((e["event"]["dataset"].as_str(), e["@timestamp"].as_str()), (Some("acme.waf"), Some("2026-11-21T01:30:00Z")));
+    assert_eq!((e["rule"]["name"].as_str(), e["labels"]["vendor_score"].as_str()), (Some("SQLi in id"), Some("97")));
+    assert_eq!(e["shouwang"]["units"], serde_json::json!(["S1"]), "attributed by the mapped source.ip");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let dead = loop {
+        let (_, v) = get_json(&app, "/api/v1/dead-letters", &app.admin_token).await;
+        if let Some(d) = v["dead_letters"].as_array().filter(|d| !d.is_empty()) {
+            break d.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no dead letter for the bad time");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!((dead[0]["reason"].as_str(), dead[0]["format"].as_str()), (Some("bad_timestamp"), Some("json:waf_acme")));
+    assert!(dead[0]["detail"].as_str().unwrap().contains("@timestamp"), "{}", dead[0]["detail"]);
 }

@@ -75,3 +75,44 @@ fn ingest_search_dead_letters_and_status() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--format"));
 }
+
+#[test]
+fn a_configured_field_map_maps_a_sensors_own_json() {
+    let env = Env::new();
+    let src = env.dir.path().join("registry");
+    write_files(&src, &[("regions.csv", REGIONS), ("units.csv", UNITS), ("assets.csv", ASSETS)]);
+    env.ok(&["registry", "import", src.to_str().unwrap(), "--reason", "load"]);
+    // `./shouwang.toml` is read when no --config is given.
+    let config = "[formats.fw_acme]\ndataset = \"acme.firewall\"\nutc_offset = \"+08:00\"\n\
+                  fields = { time = \"@timestamp\", \"conn.src\" = \"source.ip\", \"conn.dst\" = \"destination.ip\", act = \"event.action\" }\n";
+    write_files(env.dir.path(), &[("shouwang.toml", config)]);
+    let lines = concat!(
+        r#"{"time":"2026-11-21 16:00:00","conn":{"src":"198.51.100.4","dst":"192.0.2.140"},"act":"deny","zone":"dmz"}"#,
+        "\n",
+        r#"{"time":"2026-11-21 16:00:01","conn":{"src":"198.51.100.4","dst":"not an address"},"act":"deny"}"#,
+        "\n"
+    );
+    let out = env.run(&["ingest", "-", "--format", "json:fw_acme", "--json"], Some(lines));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = &json_lines(&String::from_utf8(out.stdout).unwrap())[0];
+    assert_eq!(
+        (report["format"].as_str(), report["events"].as_u64(), report["dead_letters"].as_u64()),
+        (Some("json:fw_acme"), Some(1), Some(1))
+    );
+    let found = json_lines(&env.ok(&["events", "search", "--unit", "H1"]));
+    assert_eq!(found.len(), 1);
+    let e = &found[0];
+    assert_eq!((e["event"]["dataset"].as_str(), e["event"]["action"].as_str()), (Some("acme.firewall"), Some("deny")));
+    assert_eq!((e["@timestamp"].as_str(), e["labels"]["zone"].as_str()), (Some("2026-11-21T08:00:00Z"), Some("dmz")));
+    let dead = json_lines(&env.ok(&["dead-letters", "list"]));
+    assert_eq!((dead[0]["format"].as_str(), dead[0]["reason"].as_str()), (Some("json:fw_acme"), Some("bad_value")));
+    assert!(dead[0]["detail"].as_str().unwrap().contains("destination.ip"), "{}", dead[0]["detail"]);
+
+    let out = env.run(&["ingest", "-", "--format", "json:nope"], Some(lines));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no field map `nope` is configured"));
+    write_files(env.dir.path(), &[("shouwang.toml", &config.replace("event.action", "event.acton"))]);
+    let out = env.run(&["status"], None);
+    assert!(!out.status.success(), "a bad map is a configuration error, found before any work");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("formats.fw_acme: `event.acton` is not a supported ECS field"));
+}

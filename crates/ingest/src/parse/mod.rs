@@ -10,7 +10,7 @@ mod syslog;
 
 pub use cef::Cef;
 pub use eve::Eve;
-pub use json::{ECS_TARGETS, FieldMap, JsonLines};
+pub use json::{ECS_TARGETS, FieldMap, FieldMaps, JsonLines};
 pub use shadowserver::Shadowserver;
 pub use syslog::Syslog;
 
