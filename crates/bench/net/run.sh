@@ -4,18 +4,12 @@
 # ApacheBench for HTTP and syslog_tcp.py for syslog, five runs each.
 # Needs: apache2-utils (ab), python3, a release build (cargo build --release -p shouwang).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-bin=${SHOUWANG_BIN:-${CARGO_TARGET_DIR:-target}/release/shouwang}
-work=$(mktemp -d)
-trap 'kill $(cat "$work/pid") 2>/dev/null; rm -rf "$work"' EXIT
-export SHOUWANG_DATA_DIR=$work/data
-"$bin" user add probe --role sensor 2>/dev/null
-token=$("$bin" token create probe)
-printf '[[ingest.syslog]]\nname = "bench-tcp"\nlisten = "127.0.0.1:38514"\ntransport = "tcp"\n' >"$work/shouwang.toml"
-python3 "$here/eve_body.py" 1000 >"$work/body.json"
-"$bin" --config "$work/shouwang.toml" serve --listen 127.0.0.1:38080 >"$work/serve.log" 2>&1 &
-echo $! >"$work/pid"
-sleep 2
+before_serve() {
+    "$bin" user add probe --role sensor 2>/dev/null
+    token=$("$bin" token create probe)
+    python3 "$here/eve_body.py" 1000 >"$work/body.json"
+}
+. "$(dirname "$0")/serve.sh"
 for _ in 1 2 3 4 5; do
     /usr/bin/time -f "ab cpu: user %U s, sys %S s, wall %e s" \
         ab -q -k -n 120 -c 4 -p "$work/body.json" -T application/x-ndjson \

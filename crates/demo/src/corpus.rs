@@ -141,3 +141,114 @@ pub fn eve_alerts(seed: u64, n: usize) -> Vec<String> {
         })
         .collect()
 }
+
+/// The ingest issue's mixed corpus, by file: `eve` holds the EVE records
+/// (alerts of 0.8–2 KB and dns/flow records, interleaved as one sensor
+/// writes them), `syslog` RFC 5424 and 3164 lines, `cef` CEF lines.
+pub struct Mixed {
+    pub eve: Vec<String>,
+    pub syslog: Vec<String>,
+    pub cef: Vec<String>,
+}
+
+impl Mixed {
+    pub fn len(&self) -> usize {
+        self.eve.len() + self.syslog.len() + self.cef.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `n` records: 60% EVE alerts, 25% EVE dns and flow, 10% syslog, 5% CEF,
+/// aimed at the demo region (addresses in 10.0.0.0/13, its unit domains).
+pub fn mixed(seed: u64, n: usize) -> Mixed {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x006d_6978_6564);
+    let (alerts, other, syslog) = (n * 60 / 100, n * 25 / 100, n * 10 / 100);
+    let cef = n - alerts - other - syslog;
+    let ts =
+        |i: usize, rng: &mut ChaCha8Rng| format!("2026-11-21T15:{:02}:{:02}.{:06}+0800", i / 60 % 60, i % 60, rng.gen_range(0..1_000_000));
+    let inside = |rng: &mut ChaCha8Rng| std::net::Ipv4Addr::from(0x0a00_0000 | rng.gen_range(0..0x8_0000u32));
+    let outside = |rng: &mut ChaCha8Rng| std::net::Ipv4Addr::from(0xcb00_7100 | rng.gen_range(0..256u32));
+    let mut eve = eve_alerts(seed, alerts);
+    for i in 0..other {
+        let line = if rng.gen_bool(0.5) {
+            format!(
+                concat!(
+                    r#"{{"timestamp":"{}","flow_id":{},"in_iface":"eth0","event_type":"dns","src_ip":"{}","src_port":{},"#,
+                    r#""dest_ip":"198.51.100.53","dest_port":53,"proto":"UDP","host":"sensor-{:02}","dns":{{"version":3,"type":"request","#,
+                    r#""id":{},"queries":[{{"rrname":"{}.u{:05}.yunling.example","rrtype":"A"}}]}}}}"#
+                ),
+                ts(i, &mut rng),
+                rng.r#gen::<u32>(),
+                inside(&mut rng),
+                rng.gen_range(1024..65535),
+                rng.gen_range(1..20),
+                rng.gen_range(0..65535),
+                ["www", "mail", "oa", "vpn"][rng.gen_range(0..4)],
+                rng.gen_range(1..2000),
+            )
+        } else {
+            let (pkts, bytes) = (rng.gen_range(2..400u32), rng.gen_range(100..500_000u32));
+            format!(
+                concat!(
+                    r#"{{"timestamp":"{}","flow_id":{},"in_iface":"eth0","event_type":"flow","src_ip":"{}","src_port":{},"#,
+                    r#""dest_ip":"{}","dest_port":443,"proto":"TCP","app_proto":"tls","host":"sensor-{:02}","flow":{{"pkts_toserver":{},"#,
+                    r#""pkts_toclient":{},"bytes_toserver":{},"bytes_toclient":{},"start":"2026-11-21T15:00:00.000000+0800","#,
+                    r#""end":"2026-11-21T15:00:09.000000+0800","age":9,"state":"closed","reason":"timeout","alerted":false}},"#,
+                    r#""tcp":{{"tcp_flags":"1b","tcp_flags_ts":"1b","tcp_flags_tc":"1b","syn":true,"fin":true,"psh":true,"ack":true,"state":"closed"}}}}"#
+                ),
+                ts(i, &mut rng),
+                rng.r#gen::<u32>(),
+                outside(&mut rng),
+                rng.gen_range(1024..65535),
+                inside(&mut rng),
+                rng.gen_range(1..20),
+                pkts / 2 + 1,
+                pkts / 2,
+                bytes / 3,
+                bytes,
+            )
+        };
+        eve.push(line);
+    }
+    // Interleaved, as a sensor writes flows and DNS between its alerts.
+    rand::seq::SliceRandom::shuffle(eve.as_mut_slice(), &mut rng);
+    let syslog = (0..syslog)
+        .map(|i| {
+            let host = format!("host-u{:05}", rng.gen_range(1..2000));
+            let (peer, port, pid) = (outside(&mut rng), rng.gen_range(1024..65535), rng.gen_range(100..60000));
+            if rng.gen_bool(0.5) {
+                format!(
+                    "<38>1 2026-11-21T07:{:02}:{:02}.{:03}Z {host} sshd {pid} - - Failed password for root from {peer} port {port} ssh2",
+                    i / 60 % 60,
+                    i % 60,
+                    rng.gen_range(0..1000)
+                )
+            } else {
+                format!(
+                    "<86>Nov 21 15:{:02}:{:02} {host} sshd[{pid}]: Accepted publickey for ops from {peer} port {port} ssh2",
+                    i / 60 % 60,
+                    i % 60
+                )
+            }
+        })
+        .collect();
+    let cef = (0..cef)
+        .map(|i| {
+            format!(
+                "CEF:0|Qianxin|NGFW|6.0|{}|{}|{}|src={} dst={} spt={} dpt={} proto=TCP act=deny rt={}",
+                [100, 200, 300][i % 3],
+                ["Port scan", "Brute force", "Web attack"][i % 3],
+                rng.gen_range(3..9),
+                outside(&mut rng),
+                inside(&mut rng),
+                rng.gen_range(1024..65535),
+                [22, 445, 3389, 80][rng.gen_range(0..4)],
+                1_763_700_000_000u64 + i as u64 * 1000,
+            )
+        })
+        .collect();
+    Mixed { eve, syslog, cef }
+}

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use shouwang_registry::*;
 
 mod corpus;
-pub use corpus::{Corpus, corpus, eve_alerts};
+pub use corpus::{Corpus, Mixed, corpus, eve_alerts, mixed};
 
 /// Size of the generated region.
 #[derive(Debug, Clone, Copy)]
