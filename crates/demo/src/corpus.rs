@@ -252,3 +252,17 @@ pub fn mixed(seed: u64, n: usize) -> Mixed {
         .collect();
     Mixed { eve, syslog, cef }
 }
+
+/// The SigmaHQ rules and regression samples the project reads from
+/// `../shared/sigmahq` (never copied in): `$SHOUWANG_SIGMAHQ`, else
+/// `shared/sigmahq` beside the project or any directory above it.
+pub fn sigmahq_dir() -> Result<std::path::PathBuf, String> {
+    if let Some(p) = std::env::var_os("SHOUWANG_SIGMAHQ") {
+        return Ok(p.into());
+    }
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .map(|a| a.join("shared/sigmahq"))
+        .find(|p| p.join("SOURCE.md").is_file())
+        .ok_or_else(|| format!("the SigmaHQ corpus is not beside {}: set SHOUWANG_SIGMAHQ to its directory", here.display()))
+}

@@ -33,6 +33,22 @@ pub enum Command {
         #[arg(long)]
         at: Option<jiff::Timestamp>,
     },
+    /// Hunt offline: run Sigma rules over files of events, without a server.
+    /// Each hit is a JSON line on stdout (rule, level, input, line); rules that
+    /// cannot be used and records that cannot be read are listed on stderr.
+    Detect {
+        /// Sigma rule files or directories (rules, correlations, filters). Repeatable.
+        #[arg(long, required = true)]
+        rules: Vec<PathBuf>,
+        /// Field-name pipeline: sysmon, ecs_windows, fibratus_windows, or a
+        /// pySigma processing-pipeline YAML file. Repeatable; applied in order.
+        #[arg(long)]
+        pipeline: Vec<String>,
+        /// Event files or directories (every file below): JSON lines, JSON
+        /// exports spread over lines (evtx dumps), or text lines; `-` for stdin.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
     /// Registry import, export and checks.
     #[command(subcommand)]
     Registry(RegistryCmd),

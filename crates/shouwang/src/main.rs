@@ -8,6 +8,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
 mod config;
+mod detect;
 mod ingest;
 mod lines;
 
@@ -207,6 +208,11 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             };
             let source = shouwang_pipeline::Source { name: source, sensor, format, variant };
             if !ingest::ingest(&cfg, &inputs, source, from_start, json).await? {
+                return Ok(std::process::ExitCode::FAILURE);
+            }
+        }
+        Command::Detect { rules, pipeline, inputs } => {
+            if !detect::run(&rules, &pipeline, &inputs)? {
                 return Ok(std::process::ExitCode::FAILURE);
             }
         }

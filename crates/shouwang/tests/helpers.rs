@@ -154,3 +154,8 @@ impl Drop for Running {
         let _ = self.0.wait();
     }
 }
+
+/// The SigmaHQ corpus; missing fails the test rather than skip it.
+pub fn sigmahq() -> PathBuf {
+    shouwang_demo::sigmahq_dir().unwrap_or_else(|e| panic!("{e}"))
+}

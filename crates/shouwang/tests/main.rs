@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod crash;
+mod detect_cli;
 mod helpers;
 mod ingest_api;
 mod ingest_cli;

@@ -1,0 +1,70 @@
+//! `shouwang detect` as an analyst runs it: SigmaHQ rules over exported
+//! Windows events and text logs, with broken rules and inputs reported.
+
+use crate::helpers::*;
+
+#[test]
+fn detect_hunts_offline_and_reports_what_it_cannot_use() {
+    let env = Env::new();
+    let corpus = sigmahq();
+    let rules = corpus.join("rules/windows/process_creation");
+    let sample = corpus.join(
+        "regression_data/rules/windows/process_creation/proc_creation_win_sc_stop_service/81bcb81b-5b1f-474b-b373-52c871aaa7b1.jsoncls",
+    );
+    let extra = env.dir.path().join("extra");
+    write_files(
+        &extra,
+        &[
+            (
+                "broken.yml",
+                "title: Broken\nid: broken-1\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|endswith: x\n  condition: sel and missing\n",
+            ),
+            (
+                "dot1x.yml",
+                "title: Dot1x off\nid: dot1x-1\nlogsource: {product: cisco}\ndetection:\n  keywords: ['no dot1x port-control']\n  condition: keywords\nlevel: high\n",
+            ),
+        ],
+    );
+    let log = env.dir.path().join("switch.log");
+    std::fs::write(
+        &log,
+        "boot ok\n172.16.5.10 6705: %PARSER-5-CFGLOG_LOGGEDCMD: User:admin logged command:no dot1x port-control\n{\"broken\":\n",
+    )
+    .unwrap();
+    let out = env.run(
+        &[
+            "detect",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--rules",
+            extra.to_str().unwrap(),
+            sample.to_str().unwrap(),
+            log.to_str().unwrap(),
+            "no-such-file.json",
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a missing input fails the run: {stderr}");
+    let found = json_lines(&String::from_utf8(out.stdout).unwrap());
+    let sc = found.iter().find(|f| f["rule_id"] == "81bcb81b-5b1f-474b-b373-52c871aaa7b1").expect("the sample fires its rule");
+    assert_eq!((sc["line"].as_u64(), sc["input"].as_str()), (Some(1), sample.to_str()));
+    assert_eq!((sc["title"].as_str(), sc["kind"].as_str()), (Some("Stop Windows Service Via Sc.EXE"), Some("detection")));
+    assert!(sc["level"].is_string() && sc["tags"].as_array().is_some_and(|t| !t.is_empty()));
+    let dot1x = found.iter().find(|f| f["rule_id"] == "dot1x-1").expect("the keyword rule fires on the text line");
+    assert_eq!(dot1x["line"], 2);
+    assert!(stderr.contains("broken.yml (broken-1): unknown detection identifier: missing"), "{stderr}");
+    assert!(stderr.contains("unreadable: "), "{stderr}");
+    assert!(stderr.contains("switch.log:3: the input ends inside a JSON value"), "{stderr}");
+    assert!(stderr.contains("error: no-such-file.json"), "{stderr}");
+    let summary = stderr.lines().find(|l| l.contains(" rules, ")).unwrap();
+    let loaded: usize = summary.split(' ').next().unwrap().parse().unwrap();
+    assert!(loaded > 1000, "{summary}");
+    assert!(summary.ends_with("; 1 not loaded"), "{summary}");
+
+    let out = env.run(&["detect", "--rules", extra.to_str().unwrap(), "--pipeline", "nope", "-"], Some(""));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pipeline nope: neither a built-in pipeline (ecs_windows, fibratus_windows, sysmon)")
+    );
+}
