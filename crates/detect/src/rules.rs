@@ -162,6 +162,11 @@ impl Rules {
 
 fn new_engine(pipelines: &[Pipeline], config: CorrelationConfig) -> CorrelationEngine {
     let mut engine = CorrelationEngine::new(config);
+    // Events that say which log source they come from (flattened Windows
+    // events do) skip rules written for another; events that do not say
+    // are matched against every rule.
+    let [product, service, category] = crate::windows::LOGSOURCE_FIELDS;
+    engine.set_logsource_extractor(Some(rsigma_eval::LogSourceExtractor::new().with_field_names(product, service, category)));
     for p in pipelines {
         engine.add_pipeline(p.clone());
     }

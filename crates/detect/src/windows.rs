@@ -4,8 +4,44 @@
 //! `CommandLine`, `TargetUserName`), beside `EventID`, `Channel`,
 //! `Provider_Name`, `Computer` and the other `System` values. This is the
 //! shape pySigma's Windows pipelines and the SigmaHQ regression tests assume.
+//! The record also carries its Sigma log source (`logsource.product`,
+//! `.service`, `.category`) from `data/windows_logsources.toml`, so rules
+//! written for other products, services or categories are skipped.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
+
+/// Event fields the engine reads an event's Sigma log source from.
+pub const LOGSOURCE_FIELDS: [&str; 3] = ["logsource.product", "logsource.service", "logsource.category"];
+
+#[derive(serde::Deserialize)]
+struct Routes {
+    services: HashMap<String, String>,
+    categories: HashMap<String, HashMap<String, String>>,
+}
+
+fn routes() -> &'static Routes {
+    static ROUTES: OnceLock<Routes> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        toml::from_str(include_str!("../data/windows_logsources.toml")).expect("the built-in log source table parses (tested)")
+    })
+}
+
+/// The Sigma log source of a flattened record: product `windows`, and the
+/// service and category its channel and event id give, where known.
+fn route(flat: &Map<String, Value>) -> [Option<&'static str>; 3] {
+    let r = routes();
+    let channel = flat.get("Channel").and_then(Value::as_str);
+    let service = channel.and_then(|c| r.services.get(c)).map(String::as_str);
+    let id = flat.get("EventID").map(|v| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    let category = channel.zip(id).and_then(|(c, id)| r.categories.get(c)?.get(&id)).map(String::as_str);
+    [Some("windows"), service, category]
+}
 
 /// The flat record of one exported event, or `None` if `v` is not one.
 pub fn flatten(v: &Value) -> Option<Value> {
@@ -48,6 +84,11 @@ pub fn flatten(v: &Value) -> Option<Value> {
                 Some(o) if k != "#attributes" => data_fields(o, &mut out),
                 _ => {}
             }
+        }
+    }
+    for (field, value) in LOGSOURCE_FIELDS.iter().zip(route(&out)) {
+        if let Some(v) = value {
+            out.insert((*field).to_string(), Value::from(v));
         }
     }
     Some(Value::Object(out))
@@ -107,11 +148,22 @@ mod tests {
         assert_eq!(f["CommandLine"], "cmd /c whoami");
         assert_eq!((&f["ThreatName"], &f["Threat Name"]), (&json!("Virus:DOS/EICAR_Test_File"), &json!("Virus:DOS/EICAR_Test_File")));
         assert!(f.get("#attributes").is_none() && f.get("Execution").is_none());
+        let ls: Vec<_> = super::LOGSOURCE_FIELDS.iter().map(|k| f[*k].as_str()).collect();
+        assert_eq!(ls, [Some("windows"), Some("sysmon"), Some("process_creation")]);
         let user = json!({"Event": {"System": {"EventID": {"#text": 5861, "#attributes": {"q": 1}}},
             "UserData": {"Operation_ClientFailure": {"#attributes": {"xmlns": "m"}, "User": "u", "Id": "{0}"}}}});
         let f = super::flatten(&user).unwrap();
         assert_eq!((f["EventID"].as_i64(), f["User"].as_str()), (Some(5861), Some("u")));
+        assert_eq!((f["logsource.product"].as_str(), f.get("logsource.service")), (Some("windows"), None), "unknown channel: unset");
         assert!(super::flatten(&json!({"not": "an event"})).is_none());
+    }
+
+    #[test]
+    fn the_log_source_table_parses_and_names_known_sigma_values() {
+        let r = super::routes();
+        assert!(r.services.len() > 30);
+        assert_eq!(r.categories["Security"]["4688"], "process_creation");
+        assert!(!r.categories["Microsoft-Windows-Sysmon/Operational"].contains_key("13"), "registry events stay unset");
     }
 
     #[test]
