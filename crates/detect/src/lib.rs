@@ -64,18 +64,44 @@ impl Rules {
         self.engine.evaluate(event).iter().map(Hit::from_result).collect()
     }
 
+    fn hits(&self, results: Vec<rsigma_eval::EvaluationResult>) -> Vec<Hit> {
+        results.iter().filter(|r| self.keeps(r)).map(Hit::from_result).collect()
+    }
+
+    /// Applies a `value_percentile` correlation's predicates to the value
+    /// it reports (see `percentile_checks`).
+    fn keeps(&self, r: &rsigma_eval::EvaluationResult) -> bool {
+        let rsigma_eval::ResultBody::Correlation(c) = &r.body else { return true };
+        let id = r.header.rule_id.as_deref().unwrap_or(&r.header.rule_title);
+        let Some(predicates) = self.percentile_checks.get(id) else { return true };
+        let v = c.aggregated_value;
+        predicates.iter().all(|&(op, n)| {
+            let n = n as f64;
+            match op {
+                rsigma_parser::ConditionOperator::Lt => v < n,
+                rsigma_parser::ConditionOperator::Lte => v <= n,
+                rsigma_parser::ConditionOperator::Gt => v > n,
+                rsigma_parser::ConditionOperator::Gte => v >= n,
+                rsigma_parser::ConditionOperator::Eq => v == n,
+                rsigma_parser::ConditionOperator::Neq => v != n,
+            }
+        })
+    }
+
     /// Detections, then the correlations they complete, on the clock of the
     /// event's own time (the configured timestamp fields); an event without
     /// one updates no correlation unless the configuration falls back to
     /// the wall clock.
     pub fn process_event(&mut self, event: &impl rsigma_eval::Event) -> Vec<Hit> {
-        self.engine.process_event(event).iter().map(Hit::from_result).collect()
+        let results = self.engine.process_event(event);
+        self.hits(results)
     }
 
     /// Detections, then the correlations they complete, with `at` (Unix
     /// seconds, the event's time) as the correlation clock.
     pub fn process(&mut self, event: &impl rsigma_eval::Event, at: i64) -> Vec<Hit> {
-        self.engine.process_event_at(event, at).iter().map(Hit::from_result).collect()
+        let results = self.engine.process_event_at(event, at);
+        self.hits(results)
     }
 }
 

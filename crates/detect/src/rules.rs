@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rsigma_eval::{CorrelationConfig, CorrelationEngine, Pipeline};
-use rsigma_parser::SigmaCollection;
+use rsigma_parser::{ConditionOperator, CorrelationCondition, CorrelationRule, CorrelationType, SigmaCollection};
 use serde::Serialize;
 
 use crate::DetectError;
@@ -39,6 +39,11 @@ pub struct LoadReport {
 /// A compiled rule set: detection rules, correlations and filters.
 pub struct Rules {
     pub(crate) engine: CorrelationEngine,
+    /// `value_percentile` correlations by id (or title), with their
+    /// predicates: rsigma-eval 0.23 reports such a correlation whenever its
+    /// window holds a value, without applying the predicates (fixed in 0.26,
+    /// which needs Rust 1.96), so they are applied to its results here.
+    pub(crate) percentile_checks: std::collections::HashMap<String, Vec<(ConditionOperator, u64)>>,
 }
 
 /// Rule files under `path`: the file itself, or every `.yml`/`.yaml` below
@@ -120,7 +125,7 @@ impl Rules {
                     continue;
                 }
                 corr_files.push(file.clone());
-                keep.correlations.push(corr);
+                keep.correlations.push(with_spec_defaults(corr));
             }
             for filter in collection.filters {
                 filter_files.push(file.clone());
@@ -148,7 +153,16 @@ impl Rules {
         report.rules = keep.rules.len();
         report.correlations = keep.correlations.len();
         report.filters = keep.filters.len();
-        Ok((Rules { engine }, report))
+        let percentile_checks = keep
+            .correlations
+            .iter()
+            .filter(|c| c.correlation_type == CorrelationType::ValuePercentile)
+            .filter_map(|c| match &c.condition {
+                CorrelationCondition::Threshold { predicates, .. } => Some((label(&c.id, &c.title), predicates.clone())),
+                CorrelationCondition::Extended(_) => None,
+            })
+            .collect();
+        Ok((Rules { engine, percentile_checks }, report))
     }
 
     pub fn rule_count(&self) -> usize {
@@ -158,6 +172,20 @@ impl Rules {
     pub fn correlation_count(&self) -> usize {
         self.engine.correlation_rule_count()
     }
+}
+
+/// A temporal correlation without a condition means every referenced rule
+/// within the timespan (Sigma correlation specification); rsigma-parser 0.23
+/// defaults it to `gte: 1`, which any single rule satisfies.
+fn with_spec_defaults(mut c: CorrelationRule) -> CorrelationRule {
+    let temporal = matches!(c.correlation_type, CorrelationType::Temporal | CorrelationType::TemporalOrdered);
+    if let CorrelationCondition::Threshold { predicates, field: None, .. } = &mut c.condition
+        && temporal
+        && predicates.as_slice() == [(ConditionOperator::Gte, 1)]
+    {
+        *predicates = vec![(ConditionOperator::Gte, c.rules.len() as u64)];
+    }
+    c
 }
 
 fn new_engine(pipelines: &[Pipeline], config: CorrelationConfig) -> CorrelationEngine {
