@@ -1,0 +1,103 @@
+//! Reading indicators from the formats peers share them in. Every importer
+//! has the same contract: each record that cannot be used is reported with
+//! where it is and why, every other record loads, and nothing panics.
+
+pub mod csv;
+pub mod stix;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{Indicator, Tlp};
+
+/// Rejections kept in full; past this many only their reasons are counted.
+pub const MAX_DETAILED: usize = 10_000;
+
+/// What an import applies to indicators that do not say.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub source: String,
+    pub confidence: u8,
+    pub tlp: Tlp,
+}
+
+impl Defaults {
+    /// Confidence 50 and TLP:AMBER (limited sharing) unless the data says
+    /// otherwise: an unmarked indicator is not assumed to be public.
+    pub fn new(source: &str) -> Defaults {
+        Defaults { source: source.to_string(), confidence: 50, tlp: Tlp::Amber }
+    }
+}
+
+/// One record that was not loaded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejected {
+    /// Where: `line 12`, `objects[3]`, `Event.Attribute[7]`.
+    pub at: String,
+    /// The value as written (its first 200 characters).
+    pub value: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    /// Records read (rows, objects, attributes).
+    pub read: u64,
+    pub loaded: u64,
+    /// Records that are not indicators (other object types, attributes not
+    /// marked for detection), counted and left alone.
+    pub skipped: u64,
+    /// The first [`MAX_DETAILED`] rejections in full.
+    pub rejected: Vec<Rejected>,
+    /// Rejections by reason class, all of them.
+    pub rejected_by_reason: BTreeMap<String, u64>,
+}
+
+impl ImportReport {
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected_by_reason.values().sum()
+    }
+
+    pub(crate) fn reject(&mut self, at: String, value: &str, reason: String) {
+        *self.rejected_by_reason.entry(class(&reason)).or_default() += 1;
+        if self.rejected.len() < MAX_DETAILED {
+            let value: String = value.chars().take(200).collect();
+            self.rejected.push(Rejected { at, value, reason });
+        }
+    }
+}
+
+/// A reason with its particulars (the parts in backticks) blanked, so the
+/// same mistake on many records counts as one class: "`…` is not an IPv4 or
+/// IPv6 address".
+fn class(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    for (n, part) in reason.split('`').enumerate() {
+        if n % 2 == 1 {
+            out.push_str("`…`");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// A timestamp as feeds write them: RFC 3339, or a date (midnight UTC).
+pub(crate) fn time(s: &str) -> Result<jiff::Timestamp, String> {
+    let s = s.trim();
+    s.parse::<jiff::Timestamp>()
+        .or_else(|_| {
+            s.parse::<jiff::civil::Date>()
+                .map_err(|e| e.to_string())
+                .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string()))
+        })
+        .map_err(|_| format!("`{s}` is not an RFC 3339 time or a date"))
+}
+
+pub(crate) fn check_validity(i: &Indicator) -> Result<(), String> {
+    match (i.valid_from, i.valid_until) {
+        (Some(f), Some(u)) if u <= f => Err(format!("valid until `{u}` is not after valid from `{f}`")),
+        _ => Ok(()),
+    }
+}
