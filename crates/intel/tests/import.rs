@@ -149,3 +149,69 @@ fn stix_bundles_load_simple_patterns_and_report_the_rest() {
     assert!(stix::read(&b"{\"type\": \"not-a-bundle\"}"[..], &Defaults::new("x"), &mut |_| {}).unwrap_err().contains("not a STIX bundle"));
     assert!(stix::read(&b"{\"type\": \"bundle\", "[..], &Defaults::new("x"), &mut |_| {}).unwrap_err().contains("not JSON"));
 }
+
+const MISP_EVENT: &str = r#"{"Event": {
+  "uuid": "5f2f6a1e-1c2b-4a6e-9d1f-0a1b2c3d4e5f", "info": "Emotet wave", "Orgc": {"name": "CIRCL"},
+  "Tag": [{"name": "tlp:green"}, {"name": "misp-galaxy:malware=\"emotet\""}],
+  "Attribute": [
+    {"type": "ip-dst", "value": "192.0.2.66", "to_ids": true},
+    {"type": "domain|ip", "value": "Evil.Example|198.51.100.66", "to_ids": true},
+    {"type": "ip-dst|port", "value": "203.0.113.66|8443", "to_ids": "1"},
+    {"type": "url", "value": "https://evil.example/gate.php", "to_ids": true, "Tag": [{"name": "tlp:red"}, {"name": "kill-chain:c2"}]},
+    {"type": "comment", "value": "seen in phishing", "to_ids": false},
+    {"type": "ip-src", "value": "192.0.2.67", "to_ids": false},
+    {"type": "ip-dst", "value": "300.1.1.1", "to_ids": true},
+    {"type": "domain|ip", "value": "only-one-part.example", "to_ids": true},
+    {"type": "hostname", "value": "cdn.evil.example", "to_ids": true, "first_seen": "last week"},
+    {"type": "filename|md5", "value": "dropper.exe|0CC175B9C0F1B6A831C399E269772661", "to_ids": true}
+  ],
+  "Object": [{"name": "file", "Attribute": [
+    {"type": "sha256", "object_relation": "sha256", "value": "AEC070645FE53EE3B3763059376134F058CC337247C978ADD178B6CCDFB0019F", "to_ids": true},
+    {"type": "filename", "object_relation": "filename", "value": "invoice.doc", "to_ids": false},
+    {"type": "size-in-bytes", "object_relation": "size-in-bytes", "value": "4096", "to_ids": false}
+  ]}]
+}}"#;
+
+#[test]
+fn misp_events_and_feeds_load_detection_attributes() {
+    let (got, report) = collect(|add| shouwang_intel::import::misp::read_event(MISP_EVENT.as_bytes(), &Defaults::new("misp"), add));
+    let values: Vec<(Kind, &str, Tlp)> = got.iter().map(|i| (i.kind, i.value.as_str(), i.tlp)).collect();
+    assert_eq!(
+        values,
+        [
+            (Kind::Ip, "192.0.2.66/32", Tlp::Green),
+            (Kind::Domain, "evil.example", Tlp::Green),
+            (Kind::Ip, "198.51.100.66/32", Tlp::Green),
+            (Kind::Ip, "203.0.113.66/32", Tlp::Green),
+            (Kind::Url, "https://evil.example/gate.php", Tlp::Red),
+            (Kind::Md5, "0cc175b9c0f1b6a831c399e269772661", Tlp::Green),
+            (Kind::Sha256, "aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f", Tlp::Green),
+        ]
+    );
+    assert_eq!(got[0].source, "misp (CIRCL, event 5f2f6a1e-1c2b-4a6e-9d1f-0a1b2c3d4e5f)");
+    assert_eq!(got[4].tags, ["misp-galaxy:malware=\"emotet\"", "kill-chain:c2"]);
+    let why: Vec<(&str, &str)> = report.rejected.iter().map(|r| (r.at.as_str(), r.reason.as_str())).collect();
+    for (at, reason) in [
+        ("Event.Attribute[6]", "not an IPv4 or IPv6 address"),
+        ("Event.Attribute[7]", "needs `|`-separated parts"),
+        ("Event.Attribute[8]", "first_seen"),
+    ] {
+        assert!(why.iter().any(|(a, r)| *a == at && r.contains(reason)), "{at}: {reason} not in {why:#?}");
+    }
+    assert_eq!((report.read, report.skipped, report.loaded, report.rejected_total()), (13, 4, 7, 3));
+
+    // A feed: manifest.json and one file per event; a missing file and a
+    // hostile uuid are reported, the good event loads.
+    let dir = tempfile::tempdir().unwrap();
+    let good = "5f2f6a1e-1c2b-4a6e-9d1f-0a1b2c3d4e5f";
+    std::fs::write(dir.path().join(format!("{good}.json")), MISP_EVENT).unwrap();
+    let manifest =
+        format!(r#"{{"{good}": {{"info": "Emotet wave"}}, "0b0b0b0b-0000-4000-8000-000000000000": {{}}, "../../etc/passwd": {{}}}}"#);
+    std::fs::write(dir.path().join("manifest.json"), manifest).unwrap();
+    let (got, report) = collect(|add| shouwang_intel::import::misp::read_feed(dir.path(), &Defaults::new("feed"), add));
+    assert_eq!(got.len(), 7);
+    let why: Vec<&str> = report.rejected.iter().map(|r| r.reason.as_str()).collect();
+    assert!(why.iter().any(|r| r.contains("cannot read `0b0b0b0b-0000-4000-8000-000000000000.json`")), "{why:#?}");
+    assert!(why.iter().any(|r| r.contains("is not an event uuid")), "{why:#?}");
+    assert!(shouwang_intel::import::misp::read_feed(&dir.path().join("nope"), &Defaults::new("feed"), &mut |_| {}).is_err());
+}

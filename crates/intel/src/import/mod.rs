@@ -3,6 +3,7 @@
 //! where it is and why, every other record loads, and nothing panics.
 
 pub mod csv;
+pub mod misp;
 pub mod stix;
 
 use std::collections::BTreeMap;
