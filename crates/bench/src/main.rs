@@ -4,13 +4,15 @@
 //! corpus, and every subject must return the same answers as ours before its
 //! time counts. Each figure is the median of `--runs` runs, with min and max.
 //!
-//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e] [--hot] [--profile RUNG]
+//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e|intel] [--indicators N] [--hot] [--profile RUNG]
 //!
 //! Run under `taskset -c 1` for a one-core figure.
 
 // The same allocator as the server binary, so the rungs measure what ships.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod intel;
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -123,6 +125,12 @@ fn main() {
     }
     if want("ingest") {
         ingest(runs);
+    }
+    if want("intel") {
+        // `--indicators N` (default 10M, the scale).
+        let n =
+            args.iter().position(|a| a == "--indicators").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
+        intel::run(runs, n);
     }
 }
 
