@@ -253,16 +253,27 @@ pub fn mixed(seed: u64, n: usize) -> Mixed {
     Mixed { eve, syslog, cef }
 }
 
-/// The SigmaHQ rules and regression samples the project reads from
-/// `../shared/sigmahq` (never copied in): `$SHOUWANG_SIGMAHQ`, else
-/// `shared/sigmahq` beside the project or any directory above it.
-pub fn sigmahq_dir() -> Result<std::path::PathBuf, String> {
-    if let Some(p) = std::env::var_os("SHOUWANG_SIGMAHQ") {
+/// The shared reference directory (`../shared` from the project root: the
+/// SigmaHQ corpus, which is read in place and never copied in, and the
+/// domain brief's tables, which tests compare the product's copies with):
+/// `$SHOUWANG_SHARED`, else `shared/` beside the project or any directory
+/// above it.
+pub fn shared_dir() -> Result<std::path::PathBuf, String> {
+    if let Some(p) = std::env::var_os("SHOUWANG_SHARED") {
         return Ok(p.into());
     }
     let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     here.ancestors()
-        .map(|a| a.join("shared/sigmahq"))
-        .find(|p| p.join("SOURCE.md").is_file())
-        .ok_or_else(|| format!("the SigmaHQ corpus is not beside {}: set SHOUWANG_SIGMAHQ to its directory", here.display()))
+        .map(|a| a.join("shared"))
+        .find(|p| p.join("README.md").is_file() && p.join("sigmahq").is_dir())
+        .ok_or_else(|| format!("the shared directory is not beside {}: set SHOUWANG_SHARED to it", here.display()))
+}
+
+/// The SigmaHQ rules and regression samples: `$SHOUWANG_SIGMAHQ`, else
+/// `sigmahq` in [`shared_dir`].
+pub fn sigmahq_dir() -> Result<std::path::PathBuf, String> {
+    if let Some(p) = std::env::var_os("SHOUWANG_SIGMAHQ") {
+        return Ok(p.into());
+    }
+    Ok(shared_dir()?.join("sigmahq"))
 }

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use shouwang_registry::*;
 
 mod corpus;
-pub use corpus::{Corpus, Mixed, corpus, eve_alerts, mixed, sigmahq_dir};
+pub use corpus::{Corpus, Mixed, corpus, eve_alerts, mixed, shared_dir, sigmahq_dir};
 
 /// Size of the generated region.
 #[derive(Debug, Clone, Copy)]

@@ -1,0 +1,254 @@
+//! Levels I–IV from a versioned rule table (`data/grading.toml`): the
+//! asset's importance (from its criticality) × the loss (measured, or
+//! presumed from the detection's severity) gives a level by the GB/T 20986
+//! matrix, and measured impact past a CAC-2025 threshold raises it. The
+//! same web-shell alert is level II on a CII system and IV on a school's
+//! test server, and the reasons say so.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use shouwang_registry::{Criticality, DataClass, PortalTier};
+
+use crate::GradeError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Level {
+    /// 特别重大 (red).
+    I,
+    /// 重大 (orange).
+    II,
+    /// 较大 (yellow).
+    III,
+    /// 一般 (blue).
+    IV,
+}
+
+impl Level {
+    pub fn zh(self) -> &'static str {
+        match self {
+            Level::I => "特别重大",
+            Level::II => "重大",
+            Level::III => "较大",
+            Level::IV => "一般",
+        }
+    }
+
+    /// The warning colour of 国家网络安全事件应急预案.
+    pub fn colour(self) -> &'static str {
+        match self {
+            Level::I => "red",
+            Level::II => "orange",
+            Level::III => "yellow",
+            Level::IV => "blue",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Importance {
+    ParticularlyImportant,
+    Important,
+    General,
+}
+
+impl Importance {
+    pub fn zh(self) -> &'static str {
+        match self {
+            Importance::ParticularlyImportant => "特别重要",
+            Importance::Important => "重要",
+            Importance::General => "一般",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    ParticularlySerious,
+    Serious,
+    RelativelyLarge,
+    Minor,
+}
+
+impl Loss {
+    pub fn zh(self) -> &'static str {
+        match self {
+            Loss::ParticularlySerious => "特别严重",
+            Loss::Serious => "严重",
+            Loss::RelativelyLarge => "较大",
+            Loss::Minor => "较小",
+        }
+    }
+}
+
+/// Measured impact, when known (incidents rather than detections).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Impact {
+    /// The system (or portal) unreachable as a whole, hours.
+    pub outage_hours: Option<f64>,
+    /// The main function unavailable, hours.
+    pub main_function_outage_hours: Option<f64>,
+    pub pi_records_leaked: Option<f64>,
+    pub direct_loss_yuan: Option<f64>,
+    /// An analyst's assessment of the loss, overriding the presumed one.
+    pub loss: Option<Loss>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Trigger {
+    level: Level,
+    metric: String,
+    gte: f64,
+    #[serde(default)]
+    applies_to: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct File {
+    version: String,
+    importance: BTreeMap<Importance, Vec<String>>,
+    presumed_loss: BTreeMap<String, Loss>,
+    matrix: BTreeMap<Importance, BTreeMap<Loss, Level>>,
+    #[serde(default)]
+    trigger: Vec<Trigger>,
+}
+
+pub struct GradingTable {
+    pub version: String,
+    file: File,
+}
+
+/// A proposed level and everything that produced it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Graded {
+    pub level: Level,
+    pub importance: Importance,
+    pub loss: Loss,
+    pub reasons: Vec<String>,
+    /// The rule table's version, so a later reader knows which rules applied.
+    pub table: String,
+}
+
+const METRICS: [&str; 4] = ["outage_hours", "main_function_outage_hours", "pi_records_leaked", "direct_loss_yuan"];
+
+impl GradingTable {
+    pub fn builtin() -> GradingTable {
+        GradingTable::from_toml(include_str!("../data/grading.toml")).expect("the built-in grading table parses (tested)")
+    }
+
+    pub fn from_toml(text: &str) -> Result<GradingTable, GradeError> {
+        let err = |why: String| GradeError::Data { what: "grading table".into(), why };
+        let file: File = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        for imp in [Importance::ParticularlyImportant, Importance::Important, Importance::General] {
+            for loss in [Loss::ParticularlySerious, Loss::Serious, Loss::RelativelyLarge, Loss::Minor] {
+                if file.matrix.get(&imp).and_then(|row| row.get(&loss)).is_none() {
+                    return Err(err(format!("the matrix has no level for {imp:?} × {loss:?}")));
+                }
+            }
+        }
+        let conditions = file.importance.values().flatten().chain(file.trigger.iter().flat_map(|t| &t.applies_to));
+        for c in conditions {
+            condition(c, &Criticality::default()).map_err(err)?;
+        }
+        if let Some(t) = file.trigger.iter().find(|t| !METRICS.contains(&t.metric.as_str())) {
+            return Err(err(format!("trigger metric `{}` is not one of {}", t.metric, METRICS.join(", "))));
+        }
+        Ok(GradingTable { version: file.version.clone(), file })
+    }
+
+    /// The asset's importance and the condition that decided it.
+    pub fn importance(&self, c: Option<&Criticality>) -> (Importance, String) {
+        let Some(c) = c else { return (Importance::General, "no attributed asset: importance 一般".into()) };
+        for imp in [Importance::ParticularlyImportant, Importance::Important] {
+            for cond in self.file.importance.get(&imp).into_iter().flatten() {
+                if condition(cond, c) == Ok(true) {
+                    return (imp, format!("asset {cond} → importance {}", imp.zh()));
+                }
+            }
+        }
+        (Importance::General, "asset meets no importance condition → 一般".into())
+    }
+
+    /// The proposed level for a detection of `severity` (a Sigma level) on
+    /// an asset of criticality `c`, with `impact` where it is known.
+    pub fn grade(&self, c: Option<&Criticality>, severity: &str, impact: &Impact) -> Graded {
+        let mut reasons = Vec::new();
+        let (importance, why) = self.importance(c);
+        reasons.push(why);
+        let loss = match impact.loss {
+            Some(l) => {
+                reasons.push(format!("loss assessed as {}", l.zh()));
+                l
+            }
+            None => {
+                let l = self.file.presumed_loss.get(&severity.to_ascii_lowercase()).copied().unwrap_or(Loss::Minor);
+                reasons.push(format!("severity `{severity}` → presumed loss {}", l.zh()));
+                l
+            }
+        };
+        let mut level = self.file.matrix[&importance][&loss];
+        reasons.push(format!("{} × {} → level {:?} {}", importance.zh(), loss.zh(), level, level.zh()));
+        let empty = Criticality::default();
+        let crit = c.unwrap_or(&empty);
+        for t in &self.file.trigger {
+            let value = match t.metric.as_str() {
+                "outage_hours" => impact.outage_hours,
+                "main_function_outage_hours" => impact.main_function_outage_hours,
+                "pi_records_leaked" => impact.pi_records_leaked,
+                _ => impact.direct_loss_yuan,
+            };
+            let applies = t.applies_to.is_empty() || t.applies_to.iter().any(|a| condition(a, crit) == Ok(true));
+            if let Some(v) = value
+                && v >= t.gte
+                && applies
+                && t.level < level
+            {
+                level = t.level;
+                let scope = if t.applies_to.is_empty() { String::new() } else { format!(" for {}", t.applies_to.join(" or ")) };
+                reasons.push(format!(
+                    "{} {v} ≥ {}{scope} → at least level {:?} {} ({})",
+                    t.metric,
+                    t.gte,
+                    t.level,
+                    t.level.zh(),
+                    self.version
+                ));
+            }
+        }
+        Graded { level, importance, loss, reasons, table: self.version.clone() }
+    }
+}
+
+/// Whether criticality `c` meets `cond` (see grading.toml); an error for a
+/// condition the table may not use.
+fn condition(cond: &str, c: &Criticality) -> Result<bool, String> {
+    let number = |prefix: &str| -> Result<Option<u64>, String> {
+        match cond.strip_prefix(prefix) {
+            None => Ok(None),
+            Some(n) => n.trim().parse().map(Some).map_err(|_| format!("`{cond}`: `{n}` is not a number")),
+        }
+    };
+    Ok(match cond.trim() {
+        "cii" => c.cii,
+        "key_news_site" => c.key_news_site,
+        "portal:provincial" => c.portal_tier == Some(PortalTier::Provincial),
+        "portal:municipal" => c.portal_tier == Some(PortalTier::Municipal),
+        "portal:county" => c.portal_tier == Some(PortalTier::County),
+        "data:core" => c.data_class == Some(DataClass::Core),
+        "data:important" => c.data_class == Some(DataClass::Important),
+        "data:general" => c.data_class == Some(DataClass::General),
+        _ => {
+            if let Some(n) = number("mlps>=")? {
+                c.mlps_level.is_some_and(|l| u64::from(l) >= n)
+            } else if let Some(n) = number("population>=")? {
+                c.population_served.is_some_and(|p| p >= n)
+            } else if let Some(n) = number("pi_records>=")? {
+                c.pi_records.is_some_and(|p| p >= n)
+            } else {
+                return Err(format!("unknown condition `{cond}`"));
+            }
+        }
+    })
+}
