@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use shouwang_detect::hunt::{HuntReport, hunt};
 use shouwang_detect::{CorrelationConfig, Rules, TimestampFallback};
+use shouwang_grade::{Categories, CategoryMap, Label, LabelSource};
 
 use crate::print_json_line;
 
@@ -33,6 +34,8 @@ pub fn run(rule_paths: &[PathBuf], pipelines: &[String], inputs: &[PathBuf]) -> 
         report.files,
         report.problems.len()
     );
+    let categories = Categories::builtin();
+    let map = CategoryMap::builtin(&categories);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut total = HuntReport::default();
@@ -65,8 +68,18 @@ pub fn run(rule_paths: &[PathBuf], pipelines: &[String], inputs: &[PathBuf]) -> 
             &name,
             std::io::BufReader::with_capacity(256 * 1024, reader),
             &mut |f| {
+                // The GB/T 20986 category the rule's tags map to, with why.
+                let labels: Vec<Label> = f.hit.tags.iter().map(|t| Label { source: LabelSource::Tag, value: t }).collect();
+                let category = map.classify(&labels).and_then(|c| {
+                    let cat = categories.get(&c.code)?;
+                    Some(serde_json::json!({"code": c.code, "name_zh": cat.name_zh, "name_en": cat.name_en, "reason": c.reason}))
+                });
+                let mut line = serde_json::to_value(&f).expect("findings serialise");
+                if let Some(c) = category {
+                    line["category"] = c;
+                }
                 if write_err.is_none()
-                    && let Err(e) = print_json_line(&mut out, &f)
+                    && let Err(e) = print_json_line(&mut out, &line)
                 {
                     write_err = Some(e);
                 }

@@ -21,7 +21,7 @@ fn detect_hunts_offline_and_reports_what_it_cannot_use() {
             ),
             (
                 "dot1x.yml",
-                "title: Dot1x off\nid: dot1x-1\nlogsource: {product: cisco}\ndetection:\n  keywords: ['no dot1x port-control']\n  condition: keywords\nlevel: high\n",
+                "title: Dot1x off\nid: dot1x-1\nlogsource: {product: cisco}\ndetection:\n  keywords: ['no dot1x port-control']\n  condition: keywords\nlevel: high\ntags: [attack.persistence, attack.t1556.004]\n",
             ),
         ],
     );
@@ -51,6 +51,15 @@ fn detect_hunts_offline_and_reports_what_it_cannot_use() {
     assert_eq!((sc["line"].as_u64(), sc["input"].as_str()), (Some(1), sample.to_str()));
     assert_eq!((sc["title"].as_str(), sc["kind"].as_str()), (Some("Stop Windows Service Via Sc.EXE"), Some("detection")));
     assert!(sc["level"].is_string() && sc["tags"].as_array().is_some_and(|t| !t.is_empty()));
+    // Tagged attack.t1489 (service stop, impact): no category entry, so none is guessed.
+    assert!(sc.get("category").is_none(), "{sc}");
+    let dot1x = found.iter().find(|f| f["rule_id"] == "dot1x-1").unwrap();
+    assert_eq!(
+        (dot1x["category"]["code"].as_str(), dot1x["category"]["name_zh"].as_str()),
+        (Some("NABACKIMPL"), Some("后门植入事件")),
+        "{dot1x}"
+    );
+    assert!(dot1x["category"]["reason"].as_str().unwrap().contains("rule tag `attack.persistence`"), "{dot1x}");
     let dot1x = found.iter().find(|f| f["rule_id"] == "dot1x-1").expect("the keyword rule fires on the text line");
     assert_eq!(dot1x["line"], 2);
     assert!(stderr.contains("broken.yml (broken-1): unknown detection identifier: missing"), "{stderr}");
