@@ -43,13 +43,16 @@ pub struct HuntReport {
     pub unreadable: u64,
 }
 
-/// Runs `rules` over `reader`, calling `found` for each hit and `bad` for
-/// each record that cannot be read. Errors only if the input itself fails.
+/// Runs `rules` over `reader`, calling `found` for each hit, `record` with
+/// each JSON record as matched (flattened if it was a Windows export) and
+/// its line, for other matching such as indicators, and `bad` for each
+/// record that cannot be read. Errors only if the input itself fails.
 pub fn hunt(
     rules: &mut Rules,
     input: &str,
     reader: impl Read,
     found: &mut dyn FnMut(Finding),
+    record: &mut dyn FnMut(&Value, u64),
     bad: &mut dyn FnMut(Unreadable),
 ) -> std::io::Result<HuntReport> {
     let mut report = HuntReport::default();
@@ -61,7 +64,9 @@ pub fn hunt(
         let mut one = |v: &Value, report: &mut HuntReport| {
             report.records += 1;
             let flat = crate::windows::flatten(v);
-            for hit in rules.process_event(&JsonEvent::borrow(flat.as_ref().unwrap_or(v))) {
+            let event = flat.as_ref().unwrap_or(v);
+            record(event, line);
+            for hit in rules.process_event(&JsonEvent::borrow(event)) {
                 report.findings += 1;
                 found(Finding { hit, input: input.to_string(), line });
             }

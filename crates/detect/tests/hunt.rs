@@ -41,7 +41,9 @@ fn run(input: &[u8]) -> (Vec<Finding>, Vec<Unreadable>, shouwang_detect::hunt::H
     let (mut rules, report) = Rules::load(&[dir.path().to_path_buf()], Vec::new(), config).unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     let (mut found, mut bad) = (Vec::new(), Vec::new());
-    let r = hunt(&mut rules, "in.log", input, &mut |f| found.push(f), &mut |u| bad.push(u)).unwrap();
+    let mut json_records = 0;
+    let r = hunt(&mut rules, "in.log", input, &mut |f| found.push(f), &mut |_, _| json_records += 1, &mut |u| bad.push(u)).unwrap();
+    assert!(json_records <= r.records, "every JSON record is offered for other matching, text lines are not");
     (found, bad, r)
 }
 

@@ -8,6 +8,8 @@
 pub mod import;
 mod index;
 mod model;
+mod observe;
 
 pub use index::{Intel, IntelBuilder, Observable};
 pub use model::{Indicator, Kind, Tlp, canonical};
+pub use observe::Sighting;

@@ -44,6 +44,10 @@ pub enum Command {
         /// pySigma processing-pipeline YAML file. Repeatable; applied in order.
         #[arg(long)]
         pipeline: Vec<String>,
+        /// Threat indicators: CSV files, STIX 2.1 bundles, MISP events or
+        /// MISP feed directories. Repeatable.
+        #[arg(long)]
+        indicators: Vec<PathBuf>,
         /// Event files or directories (every file below): JSON lines, JSON
         /// exports spread over lines (evtx dumps), or text lines; `-` for stdin.
         #[arg(required = true)]

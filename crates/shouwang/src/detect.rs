@@ -1,6 +1,7 @@
 //! `shouwang detect`: offline hunting over files, glue around
 //! `shouwang_detect::hunt`.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -11,8 +12,9 @@ use shouwang_grade::{Categories, CategoryMap, Label, LabelSource};
 
 use crate::print_json_line;
 
-/// Runs the rules over every input; `false` if an input could not be read at all.
-pub fn run(rule_paths: &[PathBuf], pipelines: &[String], inputs: &[PathBuf]) -> anyhow::Result<bool> {
+/// Runs the rules (and indicators) over every input; `false` if an input
+/// could not be read at all.
+pub fn run(rule_paths: &[PathBuf], pipelines: &[String], indicator_paths: &[PathBuf], inputs: &[PathBuf]) -> anyhow::Result<bool> {
     let pipelines = pipelines.iter().map(|p| shouwang_detect::pipeline(p)).collect::<Result<Vec<_>, _>>()?;
     // Files are history: correlations run on the events' own times, and an
     // event without one updates none (the wall clock would be meaningless).
@@ -34,10 +36,24 @@ pub fn run(rule_paths: &[PathBuf], pipelines: &[String], inputs: &[PathBuf]) -> 
         report.files,
         report.problems.len()
     );
+    let intel = load_indicators(indicator_paths)?;
     let categories = Categories::builtin();
     let map = CategoryMap::builtin(&categories);
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    // The GB/T 20986 category labels map to, with why.
+    let category = |labels: &[Label]| -> Option<serde_json::Value> {
+        let c = map.classify(labels)?;
+        let cat = categories.get(&c.code)?;
+        Some(serde_json::json!({"code": c.code, "name_zh": cat.name_zh, "name_en": cat.name_en, "reason": c.reason}))
+    };
+    let out = RefCell::new(std::io::BufWriter::new(std::io::stdout().lock()));
+    let write_err = RefCell::new(None);
+    let emit = |line: &serde_json::Value| {
+        if write_err.borrow().is_none()
+            && let Err(e) = print_json_line(&mut *out.borrow_mut(), line)
+        {
+            *write_err.borrow_mut() = Some(e);
+        }
+    };
     let mut total = HuntReport::default();
     let mut ok = true;
     let mut files = Vec::new();
@@ -62,31 +78,43 @@ pub fn run(rule_paths: &[PathBuf], pipelines: &[String], inputs: &[PathBuf]) -> 
                 }
             }
         };
-        let mut write_err = None;
         let r = hunt(
             &mut rules,
             &name,
             std::io::BufReader::with_capacity(256 * 1024, reader),
             &mut |f| {
-                // The GB/T 20986 category the rule's tags map to, with why.
                 let labels: Vec<Label> = f.hit.tags.iter().map(|t| Label { source: LabelSource::Tag, value: t }).collect();
-                let category = map.classify(&labels).and_then(|c| {
-                    let cat = categories.get(&c.code)?;
-                    Some(serde_json::json!({"code": c.code, "name_zh": cat.name_zh, "name_en": cat.name_en, "reason": c.reason}))
-                });
                 let mut line = serde_json::to_value(&f).expect("findings serialise");
-                if let Some(c) = category {
+                if let Some(c) = category(&labels) {
                     line["category"] = c;
                 }
-                if write_err.is_none()
-                    && let Err(e) = print_json_line(&mut out, &line)
-                {
-                    write_err = Some(e);
+                emit(&line);
+            },
+            &mut |event, line| {
+                for s in intel.sightings(event, event_time(event)) {
+                    let i = s.indicator;
+                    let labels: Vec<Label> = i.tags.iter().map(|t| Label { source: LabelSource::IndicatorTag, value: t }).collect();
+                    let mut out = serde_json::json!({
+                        "rule_id": format!("indicator:{}:{}", i.kind, i.value),
+                        "title": format!("Threat indicator {} {} ({})", i.kind, i.value, i.source),
+                        "level": confidence_level(i.confidence),
+                        "tags": i.tags,
+                        "kind": "indicator",
+                        "input": name,
+                        "line": line,
+                        "field": s.field,
+                        "observed": s.observed,
+                        "indicator": i,
+                    });
+                    if let Some(c) = category(&labels) {
+                        out["category"] = c;
+                    }
+                    emit(&out);
                 }
             },
             &mut |u| eprintln!("unreadable: {}:{}: {}", u.input, u.line, u.reason),
         );
-        if let Some(e) = write_err {
+        if let Some(e) = write_err.borrow_mut().take() {
             return Err(e).context("cannot write the findings");
         }
         match r {
@@ -101,7 +129,49 @@ pub fn run(rule_paths: &[PathBuf], pipelines: &[String], inputs: &[PathBuf]) -> 
             }
         }
     }
-    out.flush()?;
-    eprintln!("{} records, {} findings, {} unreadable", total.records, total.findings, total.unreadable);
+    out.borrow_mut().flush()?;
+    eprintln!("{} records, {} rule findings, {} unreadable", total.records, total.findings, total.unreadable);
     Ok(ok)
+}
+
+/// Indicator files and feeds, each reported on stderr like rules are.
+fn load_indicators(paths: &[PathBuf]) -> anyhow::Result<shouwang_intel::Intel> {
+    let mut b = shouwang_intel::IntelBuilder::default();
+    if paths.is_empty() {
+        return Ok(b.build(jiff::Timestamp::now()));
+    }
+    for p in paths {
+        let defaults = shouwang_intel::import::Defaults::new(&p.display().to_string());
+        let r = shouwang_intel::import::read_path(p, &defaults, &mut |i| b.add(i)).map_err(anyhow::Error::msg)?;
+        for x in &r.rejected {
+            eprintln!("indicator not loaded: {} {}: {} ({})", p.display(), x.at, x.reason, x.value);
+        }
+        let more = r.rejected_total().saturating_sub(r.rejected.len() as u64);
+        if more > 0 {
+            eprintln!("indicator not loaded: {} and {more} more", p.display());
+        }
+        eprintln!("{}: {} indicators, {} skipped, {} not loaded", p.display(), r.loaded, r.skipped, r.rejected_total());
+    }
+    let read = b.len();
+    let intel = b.build(jiff::Timestamp::now());
+    eprintln!("{} indicators in use; {} already expired, left out", intel.len(), read - intel.len());
+    Ok(intel)
+}
+
+/// The event's own time, for indicator validity; now when it has none.
+fn event_time(event: &serde_json::Value) -> jiff::Timestamp {
+    ["@timestamp", "timestamp", "TimeCreated", "UtcTime"]
+        .iter()
+        .filter_map(|f| event.get(*f).and_then(|v| v.as_str()))
+        .find_map(|t| t.parse::<jiff::Timestamp>().ok())
+        .unwrap_or_else(jiff::Timestamp::now)
+}
+
+/// An indicator hit's Sigma-style level, from the feed's confidence.
+fn confidence_level(confidence: u8) -> &'static str {
+    match confidence {
+        80.. => "high",
+        50..=79 => "medium",
+        _ => "low",
+    }
 }

@@ -211,8 +211,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 return Ok(std::process::ExitCode::FAILURE);
             }
         }
-        Command::Detect { rules, pipeline, inputs } => {
-            if !detect::run(&rules, &pipeline, &inputs)? {
+        Command::Detect { rules, pipeline, indicators, inputs } => {
+            if !detect::run(&rules, &pipeline, &indicators, &inputs)? {
                 return Ok(std::process::ExitCode::FAILURE);
             }
         }

@@ -77,3 +77,65 @@ fn detect_hunts_offline_and_reports_what_it_cannot_use() {
         String::from_utf8_lossy(&out.stderr).contains("pipeline nope: neither a built-in pipeline (ecs_windows, fibratus_windows, sysmon)")
     );
 }
+
+#[test]
+fn detect_matches_indicators_from_csv_and_stix_in_events_of_any_shape() {
+    let env = Env::new();
+    let dir = env.dir.path();
+    write_files(
+        &dir.join("rules"),
+        &[("none.yml", "title: Never\nid: never-1\nlogsource: {product: test}\ndetection:\n  sel: {Nothing: here}\n  condition: sel\n")],
+    );
+    write_files(
+        dir,
+        &[
+            (
+                "ioc.csv",
+                "type,value,source,confidence,tlp,valid_until,tags\n\
+                 ip,198.51.100.66,cert-a,90,TLP:AMBER,,c2\n\
+                 sha256,AEC070645FE53EE3B3763059376134F058CC337247C978ADD178B6CCDFB0019F,cert-a,60,TLP:GREEN,,\n\
+                 ip,203.0.113.5,cert-a,90,,2026-01-01,expired\n\
+                 ip,999.1.1.1,cert-a,90,,,\n",
+            ),
+            (
+                "peer.json",
+                r#"{"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d", "objects": [
+                    {"type": "indicator", "spec_version": "2.1", "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+                     "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+                     "pattern": "[domain-name:value = 'evil.example']", "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z",
+                     "labels": ["phishing"]}]}"#,
+            ),
+            (
+                "events.jsonl",
+                concat!(
+                    r#"{"@timestamp": "2026-11-21T08:00:00Z", "DestinationIp": "198.51.100.66", "Hashes": "MD5=00,SHA256=AEC070645FE53EE3B3763059376134F058CC337247C978ADD178B6CCDFB0019F"}"#,
+                    "\n",
+                    r#"{"@timestamp": "2026-11-21T08:00:01Z", "destination": {"ip": "203.0.113.5"}, "dns": {"question": {"name": "Login.Evil.Example."}}}"#,
+                    "\n"
+                ),
+            ),
+        ],
+    );
+    let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let out = env
+        .run(&["detect", "--rules", &p("rules"), "--indicators", &p("ioc.csv"), "--indicators", &p("peer.json"), &p("events.jsonl")], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("ioc.csv line 5: `999.1.1.1` is not an IPv4 or IPv6 address"), "{stderr}");
+    assert!(stderr.contains("ioc.csv: 3 indicators, 0 skipped, 1 not loaded"), "{stderr}");
+    assert!(stderr.contains("3 indicators in use; 1 already expired, left out"), "{stderr}");
+    let found = json_lines(&String::from_utf8(out.stdout).unwrap());
+    let got: Vec<(u64, &str, &str)> =
+        found.iter().map(|f| (f["line"].as_u64().unwrap(), f["field"].as_str().unwrap(), f["rule_id"].as_str().unwrap())).collect();
+    assert_eq!(
+        got,
+        [
+            (1, "DestinationIp", "indicator:ip:198.51.100.66/32"),
+            (1, "Hashes", "indicator:sha256:aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f"),
+            (2, "dns.question.name", "indicator:domain:evil.example"),
+        ]
+    );
+    assert_eq!((found[0]["level"].as_str(), found[0]["category"]["code"].as_str()), (Some("high"), Some("MPZOMB")), "{}", found[0]);
+    assert_eq!((found[1]["level"].as_str(), found[1]["indicator"]["tlp"].as_str()), (Some("medium"), Some("TLP:GREEN")));
+    assert_eq!((found[2]["observed"].as_str(), found[2]["category"]["code"].as_str()), (Some("Login.Evil.Example."), Some("NAPHISH")));
+}

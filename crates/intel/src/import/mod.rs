@@ -12,6 +12,30 @@ use serde::Serialize;
 
 use crate::model::{Indicator, Tlp};
 
+/// Reads indicators from `path` by what it is: a directory holding
+/// `manifest.json` (a MISP feed), a `.csv` file, or a JSON file that is a
+/// STIX bundle or a MISP event.
+pub fn read_path(path: &std::path::Path, defaults: &Defaults, add: &mut dyn FnMut(Indicator)) -> Result<ImportReport, String> {
+    let open = || std::fs::File::open(path).map(std::io::BufReader::new).map_err(|e| format!("{}: {e}", path.display()));
+    if path.is_dir() {
+        return misp::read_feed(path, defaults, add);
+    }
+    if path.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")) {
+        return csv::read(open()?, defaults, add);
+    }
+    // JSON: look at the start to tell a STIX bundle from a MISP event.
+    let mut head = vec![0; 4096];
+    let n = std::io::Read::read(&mut open()?, &mut head).map_err(|e| e.to_string())?;
+    let head = String::from_utf8_lossy(&head[..n]);
+    if head.contains("\"Event\"") {
+        misp::read_event(open()?, defaults, add)
+    } else if head.contains("\"bundle\"") {
+        stix::read(open()?, defaults, add)
+    } else {
+        Err(format!("{}: not a CSV file, a STIX bundle, a MISP event or a MISP feed directory", path.display()))
+    }
+}
+
 /// Rejections kept in full; past this many only their reasons are counted.
 pub const MAX_DETAILED: usize = 10_000;
 
