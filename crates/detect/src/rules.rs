@@ -101,18 +101,22 @@ impl Rules {
             for rule in collection.rules {
                 let name = label(&rule.id, &rule.title);
                 if let Some(id) = &rule.id
-                    && !ids.insert(id.clone())
+                    && ids.contains(id)
                 {
                     report.problems.push(problem(Some(name), format!("duplicate rule id {id}: the first one loaded is kept")));
                     continue;
                 }
                 // Compile it alone first, so a bad rule is reported by name
-                // instead of failing the whole set.
+                // instead of failing the whole set. Only a rule that loads
+                // claims its id.
                 let mut transformed = rule.clone();
                 let compiled =
                     rsigma_eval::apply_pipelines(&pipelines, &mut transformed).and_then(|()| rsigma_eval::compile_rule(&transformed));
                 match compiled {
-                    Ok(_) => keep.rules.push(rule),
+                    Ok(_) => {
+                        ids.extend(rule.id.clone());
+                        keep.rules.push(rule);
+                    }
                     Err(e) => report.problems.push(problem(Some(name), e.to_string())),
                 }
             }

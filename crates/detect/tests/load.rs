@@ -34,6 +34,12 @@ fn bad_rules_are_reported_by_name_and_the_rest_load() {
     write(d, "gbk.yml", b"title: \xc4\xe3\xba\xc3\n");
     write(d, "huge.yml", &vec![b'#'; 2 * 1024 * 1024]);
     write(d, "regex.yml", GOOD.replace("CommandLine|contains: whoami", "CommandLine|re: '(a+'").replace("0001", "0004").as_bytes());
+    // The same id, fixed: a rule that failed to load does not hold its id.
+    write(
+        d,
+        "regex_fixed.yml",
+        GOOD.replace("CommandLine|contains: whoami", "CommandLine|re: '^never(a+)$'").replace("0001", "0004").as_bytes(),
+    );
     write(
         d,
         "corr.yml",
@@ -77,7 +83,7 @@ correlation:
     let orphan = problem("corr.yml");
     assert_eq!(orphan.rule.as_deref(), Some("00000000-0000-4000-8000-000000000011"));
     assert!(orphan.reason.contains("no-such-rule"), "{orphan:?}");
-    assert_eq!((report.files, report.rules, report.correlations), (9, 1, 1), "{report:#?}");
+    assert_eq!((report.files, report.rules, report.correlations), (10, 2, 1), "{report:#?}");
     assert_eq!(report.problems.len(), 8, "{:#?}", report.problems);
 
     // What loaded works, correlations included.
