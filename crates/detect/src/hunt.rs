@@ -60,28 +60,25 @@ pub fn hunt(
     // Whether JSON values span lines; decided by the first one.
     let mut multiline: Option<bool> = None;
     let mut line_no = 0u64;
-    let mut eval = |text: &str, line: u64, json: Option<Value>, report: &mut HuntReport| {
-        let mut one = |v: &Value, report: &mut HuntReport| {
+    let mut eval = |record_at: u64, rec: Record<'_>, report: &mut HuntReport| {
+        let mut hits = |hits: Vec<Hit>, report: &mut HuntReport| {
             report.records += 1;
-            let flat = crate::windows::flatten(v);
-            let event = flat.as_ref().unwrap_or(v);
-            record(event, line);
-            for hit in rules.process_event(&JsonEvent::borrow(event)) {
-                report.findings += 1;
-                found(Finding { hit, input: input.to_string(), line });
+            report.findings += hits.len() as u64;
+            for hit in hits {
+                found(Finding { hit, input: input.to_string(), line: record_at });
             }
         };
-        match json {
+        let mut one = |v: &Value, report: &mut HuntReport| {
+            let flat = crate::windows::flatten(v);
+            let event = flat.as_ref().unwrap_or(v);
+            record(event, record_at);
+            hits(rules.process_event(&JsonEvent::borrow(event)), report);
+        };
+        match rec {
             // An array of events (some exporters write one) is its elements.
-            Some(Value::Array(items)) => items.iter().for_each(|v| one(v, report)),
-            Some(v) => one(&v, report),
-            None => {
-                report.records += 1;
-                for hit in rules.process_event(&PlainEvent::new(text.to_string())) {
-                    report.findings += 1;
-                    found(Finding { hit, input: input.to_string(), line });
-                }
-            }
+            Record::Json(Value::Array(items)) => items.iter().for_each(|v| one(v, report)),
+            Record::Json(v) => one(&v, report),
+            Record::Text(text) => hits(rules.process_event(&PlainEvent::new(text.to_string())), report),
         }
     };
     let mut unreadable = |line: u64, reason: String, report: &mut HuntReport| {
@@ -116,7 +113,7 @@ pub fn hunt(
                 continue;
             }
             if !text.trim_start().starts_with(['{', '[']) {
-                eval(text, line_no, None, &mut report);
+                eval(line_no, Record::Text(text), &mut report);
                 continue;
             }
             // The first JSON record decides the layout: a value complete on
@@ -127,7 +124,7 @@ pub fn hunt(
                 match serde_json::from_str::<Value>(text) {
                     Ok(v) => {
                         multiline = Some(false);
-                        eval("", line_no, Some(v), &mut report);
+                        eval(line_no, Record::Json(v), &mut report);
                         continue;
                     }
                     Err(e) if e.is_eof() && multiline.is_none() => multiline = Some(true),
@@ -156,7 +153,7 @@ pub fn hunt(
             continue;
         }
         match serde_json::from_str::<Value>(&pending.text) {
-            Ok(v) => eval("", pending.line, Some(v), &mut report),
+            Ok(v) => eval(pending.line, Record::Json(v), &mut report),
             Err(e) => unreadable(pending.line, format!("JSON value on lines {}–{line_no}: {e}", pending.line), &mut report),
         }
         pending = Pending::default();
@@ -165,6 +162,12 @@ pub fn hunt(
         unreadable(pending.line, "the input ends inside a JSON value".into(), &mut report);
     }
     Ok(report)
+}
+
+/// One record of an input: a JSON value, or a text line for keyword rules.
+enum Record<'a> {
+    Json(Value),
+    Text(&'a str),
 }
 
 /// A JSON value being read over several lines, with its bracket depth

@@ -99,16 +99,122 @@ pub struct Impact {
 #[derive(Debug, Clone, Deserialize)]
 struct Trigger {
     level: Level,
-    metric: String,
+    metric: Metric,
     gte: f64,
     #[serde(default)]
-    applies_to: Vec<String>,
+    applies_to: Vec<Condition>,
+}
+
+/// A measured-impact quantity a trigger compares.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+enum Metric {
+    OutageHours,
+    MainFunctionOutageHours,
+    PiRecordsLeaked,
+    DirectLossYuan,
+}
+
+impl TryFrom<String> for Metric {
+    type Error = String;
+    fn try_from(s: String) -> Result<Metric, String> {
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("trigger metric `{s}` is not one of {}", Metric::ALL.map(Metric::name).join(", ")))
+    }
+}
+
+impl Metric {
+    const ALL: [Metric; 4] = [Metric::OutageHours, Metric::MainFunctionOutageHours, Metric::PiRecordsLeaked, Metric::DirectLossYuan];
+
+    fn name(self) -> &'static str {
+        match self {
+            Metric::OutageHours => "outage_hours",
+            Metric::MainFunctionOutageHours => "main_function_outage_hours",
+            Metric::PiRecordsLeaked => "pi_records_leaked",
+            Metric::DirectLossYuan => "direct_loss_yuan",
+        }
+    }
+
+    fn of(self, i: &Impact) -> Option<f64> {
+        match self {
+            Metric::OutageHours => i.outage_hours,
+            Metric::MainFunctionOutageHours => i.main_function_outage_hours,
+            Metric::PiRecordsLeaked => i.pi_records_leaked,
+            Metric::DirectLossYuan => i.direct_loss_yuan,
+        }
+    }
+}
+
+/// A condition on an asset's criticality (see grading.toml), parsed when
+/// the table loads; `text` is how the table wrote it, for reasons.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+struct Condition {
+    text: String,
+    test: Test,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Test {
+    Cii,
+    KeyNewsSite,
+    Portal(PortalTier),
+    Data(DataClass),
+    MlpsAtLeast(u64),
+    PopulationAtLeast(u64),
+    PiRecordsAtLeast(u64),
+}
+
+impl TryFrom<String> for Condition {
+    type Error = String;
+    fn try_from(text: String) -> Result<Condition, String> {
+        let number = |n: &str| n.trim().parse::<u64>().map_err(|_| format!("`{text}`: `{n}` is not a number"));
+        let t = text.trim();
+        let test = match t {
+            "cii" => Test::Cii,
+            "key_news_site" => Test::KeyNewsSite,
+            "portal:provincial" => Test::Portal(PortalTier::Provincial),
+            "portal:municipal" => Test::Portal(PortalTier::Municipal),
+            "portal:county" => Test::Portal(PortalTier::County),
+            "data:core" => Test::Data(DataClass::Core),
+            "data:important" => Test::Data(DataClass::Important),
+            "data:general" => Test::Data(DataClass::General),
+            _ => {
+                if let Some(n) = t.strip_prefix("mlps>=") {
+                    Test::MlpsAtLeast(number(n)?)
+                } else if let Some(n) = t.strip_prefix("population>=") {
+                    Test::PopulationAtLeast(number(n)?)
+                } else if let Some(n) = t.strip_prefix("pi_records>=") {
+                    Test::PiRecordsAtLeast(number(n)?)
+                } else {
+                    return Err(format!("unknown condition `{t}`"));
+                }
+            }
+        };
+        Ok(Condition { text, test })
+    }
+}
+
+impl Condition {
+    fn holds(&self, c: &Criticality) -> bool {
+        match self.test {
+            Test::Cii => c.cii,
+            Test::KeyNewsSite => c.key_news_site,
+            Test::Portal(p) => c.portal_tier == Some(p),
+            Test::Data(d) => c.data_class == Some(d),
+            Test::MlpsAtLeast(n) => c.mlps_level.is_some_and(|l| u64::from(l) >= n),
+            Test::PopulationAtLeast(n) => c.population_served.is_some_and(|p| p >= n),
+            Test::PiRecordsAtLeast(n) => c.pi_records.is_some_and(|p| p >= n),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
 struct File {
     version: String,
-    importance: BTreeMap<Importance, Vec<String>>,
+    importance: BTreeMap<Importance, Vec<Condition>>,
     presumed_loss: BTreeMap<String, Loss>,
     matrix: BTreeMap<Importance, BTreeMap<Loss, Level>>,
     #[serde(default)]
@@ -131,8 +237,6 @@ pub struct Graded {
     pub table: String,
 }
 
-const METRICS: [&str; 4] = ["outage_hours", "main_function_outage_hours", "pi_records_leaked", "direct_loss_yuan"];
-
 impl GradingTable {
     pub fn builtin() -> GradingTable {
         GradingTable::from_toml(include_str!("../data/grading.toml")).expect("the built-in grading table parses (tested)")
@@ -148,13 +252,6 @@ impl GradingTable {
                 }
             }
         }
-        let conditions = file.importance.values().flatten().chain(file.trigger.iter().flat_map(|t| &t.applies_to));
-        for c in conditions {
-            condition(c, &Criticality::default()).map_err(err)?;
-        }
-        if let Some(t) = file.trigger.iter().find(|t| !METRICS.contains(&t.metric.as_str())) {
-            return Err(err(format!("trigger metric `{}` is not one of {}", t.metric, METRICS.join(", "))));
-        }
         Ok(GradingTable { version: file.version.clone(), file })
     }
 
@@ -162,10 +259,8 @@ impl GradingTable {
     pub fn importance(&self, c: Option<&Criticality>) -> (Importance, String) {
         let Some(c) = c else { return (Importance::General, "no attributed asset: importance 一般".into()) };
         for imp in [Importance::ParticularlyImportant, Importance::Important] {
-            for cond in self.file.importance.get(&imp).into_iter().flatten() {
-                if condition(cond, c) == Ok(true) {
-                    return (imp, format!("asset {cond} → importance {}", imp.zh()));
-                }
+            if let Some(cond) = self.file.importance.get(&imp).into_iter().flatten().find(|cond| cond.holds(c)) {
+                return (imp, format!("asset {} → importance {}", cond.text, imp.zh()));
             }
         }
         (Importance::General, "asset meets no importance condition → 一般".into())
@@ -193,23 +288,21 @@ impl GradingTable {
         let empty = Criticality::default();
         let crit = c.unwrap_or(&empty);
         for t in &self.file.trigger {
-            let value = match t.metric.as_str() {
-                "outage_hours" => impact.outage_hours,
-                "main_function_outage_hours" => impact.main_function_outage_hours,
-                "pi_records_leaked" => impact.pi_records_leaked,
-                _ => impact.direct_loss_yuan,
-            };
-            let applies = t.applies_to.is_empty() || t.applies_to.iter().any(|a| condition(a, crit) == Ok(true));
-            if let Some(v) = value
+            let applies = t.applies_to.is_empty() || t.applies_to.iter().any(|a| a.holds(crit));
+            if let Some(v) = t.metric.of(impact)
                 && v >= t.gte
                 && applies
                 && t.level < level
             {
                 level = t.level;
-                let scope = if t.applies_to.is_empty() { String::new() } else { format!(" for {}", t.applies_to.join(" or ")) };
+                let scope = if t.applies_to.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for {}", t.applies_to.iter().map(|a| a.text.as_str()).collect::<Vec<_>>().join(" or "))
+                };
                 reasons.push(format!(
                     "{} {v} ≥ {}{scope} → at least level {:?} {} ({})",
-                    t.metric,
+                    t.metric.name(),
                     t.gte,
                     t.level,
                     t.level.zh(),
@@ -219,36 +312,4 @@ impl GradingTable {
         }
         Graded { level, importance, loss, reasons, table: self.version.clone() }
     }
-}
-
-/// Whether criticality `c` meets `cond` (see grading.toml); an error for a
-/// condition the table may not use.
-fn condition(cond: &str, c: &Criticality) -> Result<bool, String> {
-    let number = |prefix: &str| -> Result<Option<u64>, String> {
-        match cond.strip_prefix(prefix) {
-            None => Ok(None),
-            Some(n) => n.trim().parse().map(Some).map_err(|_| format!("`{cond}`: `{n}` is not a number")),
-        }
-    };
-    Ok(match cond.trim() {
-        "cii" => c.cii,
-        "key_news_site" => c.key_news_site,
-        "portal:provincial" => c.portal_tier == Some(PortalTier::Provincial),
-        "portal:municipal" => c.portal_tier == Some(PortalTier::Municipal),
-        "portal:county" => c.portal_tier == Some(PortalTier::County),
-        "data:core" => c.data_class == Some(DataClass::Core),
-        "data:important" => c.data_class == Some(DataClass::Important),
-        "data:general" => c.data_class == Some(DataClass::General),
-        _ => {
-            if let Some(n) = number("mlps>=")? {
-                c.mlps_level.is_some_and(|l| u64::from(l) >= n)
-            } else if let Some(n) = number("population>=")? {
-                c.population_served.is_some_and(|p| p >= n)
-            } else if let Some(n) = number("pi_records>=")? {
-                c.pi_records.is_some_and(|p| p >= n)
-            } else {
-                return Err(format!("unknown condition `{cond}`"));
-            }
-        }
-    })
 }

@@ -31,7 +31,8 @@ pub struct Intel {
     /// Entry (the payload stored in `nets` and `exact`) → its indicators.
     entries: Vec<Vec<u32>>,
     nets: Index<u32>,
-    exact: HashMap<(Kind, Box<str>), u32, RandomState>,
+    /// URLs, hashes and email addresses: per kind, canonical value → entry.
+    exact: HashMap<Kind, HashMap<Box<str>, u32, RandomState>, RandomState>,
 }
 
 #[derive(Default)]
@@ -60,7 +61,7 @@ impl IntelBuilder {
         let mut entry_of: HashMap<(Kind, &str), u32, RandomState> = HashMap::default();
         let mut entries: Vec<Vec<u32>> = Vec::new();
         let mut nets = IndexBuilder::with_capacity(indicators.len());
-        let mut exact: HashMap<(Kind, Box<str>), u32, RandomState> = HashMap::default();
+        let mut exact: HashMap<Kind, HashMap<Box<str>, u32, RandomState>, RandomState> = HashMap::default();
         for (n, i) in indicators.iter().enumerate() {
             let key = (i.kind, i.value.as_str());
             if let Some(&e) = entry_of.get(&key) {
@@ -76,7 +77,7 @@ impl IntelBuilder {
                     DomainName::parse(&i.value).ok().map(|name| Target::Domain(DomainPattern { name, subdomains: i.kind == Kind::Domain }))
                 }
                 Kind::Url | Kind::Md5 | Kind::Sha1 | Kind::Sha256 | Kind::Email => {
-                    exact.insert((i.kind, i.value.as_str().into()), e);
+                    exact.entry(i.kind).or_default().insert(i.value.as_str().into(), e);
                     None
                 }
             };
@@ -134,10 +135,8 @@ impl Intel {
     }
 
     fn exact_entry(&self, kind: Kind, raw: &str) -> Option<u32> {
-        if self.exact.is_empty() {
-            return None;
-        }
-        let value = canonical(kind, raw).ok()?;
-        self.exact.get(&(kind, value.into_boxed_str())).copied()
+        // No canonicalising (which allocates) for a kind no indicator has.
+        let values = self.exact.get(&kind)?;
+        values.get(canonical(kind, raw).ok()?.as_str()).copied()
     }
 }

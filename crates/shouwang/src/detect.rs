@@ -19,6 +19,8 @@ pub fn run(rule_paths: &[PathBuf], pipelines: &[String], indicator_paths: &[Path
     // Files are history: correlations run on the events' own times, and an
     // event without one updates none (the wall clock would be meaningless).
     let config = CorrelationConfig { timestamp_fallback: TimestampFallback::Skip, ..Default::default() };
+    // Indicator validity is judged on the same event time correlations use.
+    let time_fields = config.timestamp_fields.clone();
     let (mut rules, report) = Rules::load(rule_paths, pipelines, config)?;
     for p in &report.problems {
         eprintln!(
@@ -91,7 +93,7 @@ pub fn run(rule_paths: &[PathBuf], pipelines: &[String], indicator_paths: &[Path
                 emit(&line);
             },
             &mut |event, line| {
-                for s in intel.sightings(event, event_time(event)) {
+                for s in intel.sightings(event, event_time(event, &time_fields)) {
                     let i = s.indicator;
                     let labels: Vec<Label> = i.tags.iter().map(|t| Label { source: LabelSource::IndicatorTag, value: t }).collect();
                     let mut out = serde_json::json!({
@@ -159,10 +161,10 @@ fn load_indicators(paths: &[PathBuf]) -> anyhow::Result<shouwang_intel::Intel> {
 }
 
 /// The event's own time, for indicator validity; now when it has none.
-fn event_time(event: &serde_json::Value) -> jiff::Timestamp {
-    ["@timestamp", "timestamp", "TimeCreated", "UtcTime"]
+fn event_time(event: &serde_json::Value, fields: &[String]) -> jiff::Timestamp {
+    fields
         .iter()
-        .filter_map(|f| event.get(*f).and_then(|v| v.as_str()))
+        .filter_map(|f| event.get(f).and_then(|v| v.as_str()))
         .find_map(|t| t.parse::<jiff::Timestamp>().ok())
         .unwrap_or_else(jiff::Timestamp::now)
 }
