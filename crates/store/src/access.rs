@@ -59,8 +59,10 @@ impl Role {
         use Perm::*;
         match self {
             Role::CentreAdmin => true,
-            Role::Analyst => matches!(perm, ReadRegistry | WriteRegistry | Attribute | ReadEvents | ManageIngest),
-            Role::Leader | Role::UnitOperator | Role::Supervisor => matches!(perm, ReadRegistry | Attribute | ReadEvents),
+            Role::Analyst => {
+                matches!(perm, ReadRegistry | WriteRegistry | Attribute | ReadEvents | ManageIngest | ReadAlerts | TriageAlerts)
+            }
+            Role::Leader | Role::UnitOperator | Role::Supervisor => matches!(perm, ReadRegistry | Attribute | ReadEvents | ReadAlerts),
             Role::Auditor => matches!(perm, ReadAudit),
             Role::Sensor => matches!(perm, Ingest),
         }
@@ -79,8 +81,12 @@ pub enum Perm {
     Ingest,
     /// Search stored events (scoped by visibility).
     ReadEvents,
-    /// Dead letters, their replay, pipeline status.
+    /// Dead letters, their replay, pipeline status, detection content.
     ManageIngest,
+    /// Read alerts (scoped by visibility).
+    ReadAlerts,
+    /// Override an alert's level, with a reason.
+    TriageAlerts,
 }
 
 /// Who is acting: from an API token, a password login, or the local CLI.

@@ -12,6 +12,7 @@
 //! another unit's rows.
 
 mod access;
+mod alerts;
 mod attribute;
 mod registry;
 mod users;
@@ -23,6 +24,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use access::{Perm, Principal, Role, Visibility};
+pub use alerts::{Alert, AlertHits, AlertQuery, MAX_SAMPLES, Override};
 pub use attribute::{AssetView, Attribution, Attributor, UnitRef};
 pub use registry::{ClaimChange, ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
 pub use users::{AuditEntry, NewUser, TokenInfo};
@@ -65,8 +67,10 @@ pub enum Backend {
 }
 
 /// Embedded migrations, applied in order, one transaction each.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_alerts.sql"), include_str!("../migrations/postgres/0002_alerts.sql")),
+];
 
 /// The store. Cheap to clone (a pool handle).
 #[derive(Clone)]

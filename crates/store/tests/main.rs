@@ -72,4 +72,5 @@ store_tests!(
     overlaps_report_winner,
     concurrent_imports_serialize,
     events_are_tagged_with_owning_units_on_the_way_in,
+    alerts_aggregate_scope_and_keep_overrides,
 );

@@ -364,3 +364,121 @@ pub async fn events_are_tagged_with_owning_units_on_the_way_in(store: &Store) {
     assert!(events[1].shouwang.units.is_empty(), "nobody owns these");
     assert_eq!(events[2].shouwang.units, ["H2"], "URL prefix");
 }
+
+fn hits(rule: &str, unit: Option<&str>, level: &str, at: &str, n: i64) -> shouwang_store::AlertHits {
+    let t: jiff::Timestamp = at.parse().unwrap();
+    shouwang_store::AlertHits {
+        rule_id: rule.into(),
+        title: format!("rule {rule}"),
+        source: "sigma".into(),
+        unit: unit.map(str::to_string),
+        asset: unit.map(|u| format!("cidr:{u}")),
+        window_start: "2026-11-01T10:00:00Z".parse().unwrap(),
+        severity: "high".into(),
+        category: Some("NABACKIMPL".into()),
+        category_reason: Some("tag attack.t1505.003".into()),
+        proposed_level: level.into(),
+        grading: serde_json::json!({ "reasons": [format!("level {level}")] }),
+        hits: n,
+        first_seen: t,
+        last_seen: t,
+        samples: (0..n).map(|i| serde_json::json!({ "n": i, "at": at })).collect(),
+    }
+}
+
+pub async fn alerts_aggregate_scope_and_keep_overrides(store: &Store) {
+    use shouwang_store::AlertQuery;
+    base(store).await;
+    // Two batches of the same (rule, unit, asset, window) make one alert.
+    store.record_alerts(&[hits("r1", Some("S1"), "IV", "2026-11-01T10:05:00Z", 3)], &[(7, 100)]).await.unwrap();
+    store
+        .record_alerts(
+            &[
+                hits("r1", Some("S1"), "III", "2026-11-01T10:01:00Z", 4),
+                hits("r1", Some("H1"), "IV", "2026-11-01T10:02:00Z", 1),
+                hits("r2", None, "II", "2026-11-01T10:03:00Z", 1),
+            ],
+            &[(7, 200), (8, 50)],
+        )
+        .await
+        .unwrap();
+    // An older mark never moves a stream back.
+    store.record_alerts(&[], &[(7, 150)]).await.unwrap();
+    assert_eq!(store.alert_mark(7).await.unwrap(), Some(200));
+    assert_eq!(store.alert_mark(8).await.unwrap(), Some(50));
+    assert_eq!(store.alert_mark(9).await.unwrap(), None);
+
+    let all = store.alerts(&admin(), &AlertQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let s1 = all.iter().find(|a| a.hits.unit.as_deref() == Some("S1")).unwrap();
+    assert_eq!(s1.hits.hits, 7);
+    assert_eq!(s1.hits.first_seen, "2026-11-01T10:01:00Z".parse::<jiff::Timestamp>().unwrap());
+    assert_eq!(s1.hits.last_seen, "2026-11-01T10:05:00Z".parse::<jiff::Timestamp>().unwrap());
+    assert_eq!(s1.hits.samples.len(), shouwang_store::MAX_SAMPLES);
+    // The more severe proposal wins, and is in force until someone overrides it.
+    assert_eq!((s1.hits.proposed_level.as_str(), s1.level.as_str()), ("III", "III"));
+    assert_eq!(s1.hits.grading["reasons"][0], "level III");
+
+    // Filters.
+    let q = |f: fn(&mut AlertQuery)| {
+        let mut q = AlertQuery::default();
+        f(&mut q);
+        q
+    };
+    let ids = |v: Vec<shouwang_store::Alert>| {
+        let mut r: Vec<String> = v.into_iter().map(|a| format!("{}@{}", a.hits.rule_id, a.hits.unit.unwrap_or_default())).collect();
+        r.sort();
+        r
+    };
+    assert_eq!(ids(store.alerts(&admin(), &q(|q| q.unit = Some("H1".into()))).await.unwrap()), ["r1@H1"]);
+    assert_eq!(ids(store.alerts(&admin(), &q(|q| q.level = Some("II,III".into()))).await.unwrap()), ["r1@S1", "r2@"]);
+    assert_eq!(ids(store.alerts(&admin(), &q(|q| q.category = Some("NA".into()))).await.unwrap()).len(), 3);
+    assert_eq!(ids(store.alerts(&admin(), &q(|q| q.category = Some("MP".into()))).await.unwrap()).len(), 0);
+    assert_eq!(ids(store.alerts(&admin(), &q(|q| q.rule = Some("r2".into()))).await.unwrap()), ["r2@"]);
+    assert_eq!(
+        ids(store.alerts(&admin(), &q(|q| q.from = Some("2026-11-01T10:02:30Z".parse().unwrap()))).await.unwrap()),
+        ["r1@S1", "r2@"]
+    );
+    assert_eq!(ids(store.alerts(&admin(), &q(|q| q.to = Some("2026-11-01T10:01:30Z".parse().unwrap()))).await.unwrap()), ["r1@S1"]);
+    assert!(matches!(store.alerts(&admin(), &q(|q| q.level = Some("V".into()))).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.alerts(&admin(), &q(|q| q.category = Some("MP' OR 1=1".into()))).await, Err(StoreError::Invalid(_))));
+
+    // Tenancy: a school sees its own; its supervisor sees its schools; the
+    // unattributed alert is the centre's alone; an auditor sees none.
+    let unit = |role, u: &str| Principal { username: format!("{u}-user"), role, unit: Some(UnitCode::parse(u).unwrap()) };
+    let school = unit(Role::UnitOperator, "S1");
+    assert_eq!(ids(store.alerts(&school, &AlertQuery::default()).await.unwrap()), ["r1@S1"]);
+    assert_eq!(ids(store.alerts(&school, &q(|q| q.unit = Some("H1".into()))).await.unwrap()), Vec::<String>::new());
+    let edu = unit(Role::Supervisor, "C1-EDU");
+    assert_eq!(ids(store.alerts(&edu, &AlertQuery::default()).await.unwrap()), ["r1@S1"]);
+    let h1 = all.iter().find(|a| a.hits.unit.as_deref() == Some("H1")).unwrap().id;
+    let r2 = all.iter().find(|a| a.hits.unit.is_none()).unwrap().id;
+    assert!(matches!(store.alert(&school, h1).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.alert(&school, r2).await, Err(StoreError::NotFound(_))));
+    let auditor = Principal { username: "aud".into(), role: Role::Auditor, unit: None };
+    assert!(matches!(store.alerts(&auditor, &AlertQuery::default()).await, Err(StoreError::Forbidden(_))));
+
+    // Overrides: analysts only, with a reason, audited, and kept when more hits arrive.
+    assert!(matches!(store.set_alert_level(&school, s1.id, "IV", "not ours").await, Err(StoreError::Forbidden(_))));
+    let analyst = Principal { username: "ana".into(), role: Role::Analyst, unit: None };
+    assert!(matches!(store.set_alert_level(&analyst, s1.id, "IV", "  ").await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.set_alert_level(&analyst, s1.id, "4", "why").await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.set_alert_level(&analyst, 999_999, "IV", "why").await, Err(StoreError::NotFound(_))));
+    let a = store.set_alert_level(&analyst, s1.id, "II", "test server holds exam data").await.unwrap();
+    assert_eq!((a.level.as_str(), a.hits.proposed_level.as_str()), ("II", "III"));
+    let o = a.overridden.unwrap();
+    assert_eq!((o.by.as_str(), o.reason.as_str()), ("ana", "test server holds exam data"));
+    store.record_alerts(&[hits("r1", Some("S1"), "IV", "2026-11-01T10:09:00Z", 1)], &[]).await.unwrap();
+    let a = store.alert(&school, s1.id).await.unwrap();
+    assert_eq!((a.level.as_str(), a.hits.hits), ("II", 8));
+    let audit = store.audit_entries(&admin(), 10).await.unwrap();
+    let e = audit.iter().find(|e| e.action == "alert.level").expect("the override is audited");
+    assert_eq!((e.actor.as_str(), e.target.clone(), e.reason.as_str()), ("ana", format!("alert:{}", s1.id), "test server holds exam data"));
+    assert_eq!(e.detail["from"], "III");
+    assert_eq!(e.detail["to"], "II");
+    // A bad proposed level from detection is refused, and nothing of its batch is applied.
+    let bad = hits("r9", Some("S1"), "V", "2026-11-01T10:00:00Z", 1);
+    assert!(store.record_alerts(&[hits("r8", Some("S1"), "IV", "2026-11-01T10:00:00Z", 1), bad], &[(7, 900)]).await.is_err());
+    assert_eq!(store.alert_mark(7).await.unwrap(), Some(200));
+    assert!(store.alerts(&admin(), &q(|q| q.rule = Some("r8".into()))).await.unwrap().is_empty());
+}
