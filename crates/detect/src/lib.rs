@@ -138,3 +138,9 @@ pub fn pipeline(name_or_path: &str) -> Result<Pipeline, DetectError> {
     }
     rsigma_eval::parse_pipeline_file(path).map_err(|e| err(e.to_string()))
 }
+
+/// A field-mapping pipeline from YAML text (pySigma's processing-pipeline
+/// format), e.g. one built into the binary.
+pub fn pipeline_from_yaml(name: &str, yaml: &str) -> Result<Pipeline, DetectError> {
+    rsigma_eval::parse_pipeline(yaml).map_err(|e| DetectError::Pipeline { name: name.to_string(), why: e.to_string() })
+}

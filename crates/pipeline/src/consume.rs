@@ -97,7 +97,7 @@ impl Pipeline {
                 }
                 batch.checkpoint = Some((stream.id, end as i64));
                 sent.insert(seg, end);
-                if !self.send(tx, batch) {
+                if !self.send(tx, batch)? {
                     return Ok(()); // the writer stopped; its error is returned by the caller
                 }
             }

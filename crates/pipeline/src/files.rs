@@ -260,7 +260,7 @@ impl Pipeline {
         }
         let mut full = std::mem::take(batch);
         full.checkpoint = Some((stream.id, pos as i64));
-        if self.send(tx, full) {
+        if self.send(tx, full)? {
             Ok(())
         } else {
             // The writer hung up; its error is returned by the caller.

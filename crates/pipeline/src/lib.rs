@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, SyncSender};
 
+use shouwang_alerts::LiveDetection;
 use shouwang_eventstore::{Accepted, Batch, DeadLetter, EventStore, EventStoreError, Origin, Written};
 use shouwang_ingest::parse::{Ctx, FieldMaps, Parser};
 use shouwang_ingest::{Format, Reject};
@@ -29,6 +30,10 @@ pub use spool::{Spool, SpoolError, SpoolRecord};
 pub enum PipelineError {
     #[error(transparent)]
     Store(#[from] EventStoreError),
+    /// Detection could not record its alerts; the batch was not handed on,
+    /// so it is read again (the spool and files keep it).
+    #[error("detection: {0}")]
+    Detect(#[from] shouwang_alerts::AlertsError),
     #[error("cannot read {what}: {source}")]
     Io { what: String, source: std::io::Error },
     /// The input as a whole cannot be processed (its format is unknown, a
@@ -54,6 +59,9 @@ pub struct Pipeline {
     pub max_record: usize,
     /// The configured JSON field maps (`json:NAME` formats).
     pub field_maps: Arc<FieldMaps>,
+    /// Rules and indicators run on every event once attributed; `None`
+    /// stores events without detecting.
+    pub detection: Option<Arc<LiveDetection>>,
 }
 
 /// Where records come from, as configured.
@@ -143,12 +151,17 @@ impl Pipeline {
             counters: Arc::default(),
             max_record: shouwang_ingest::parse::DEFAULT_MAX_RECORD,
             field_maps: Arc::default(),
+            detection: None,
         }
     }
 
-    /// Tags a parsed batch with its units, counts it, and queues it for the writer.
-    fn send(&self, tx: &SyncSender<Batch>, mut batch: Batch) -> bool {
+    /// Tags a parsed batch with its units, detects on it, counts it, and
+    /// queues it for the writer. `Ok(false)` when the writer has stopped.
+    fn send(&self, tx: &SyncSender<Batch>, mut batch: Batch) -> Result<bool> {
         self.attributor.tag(batch.events.iter_mut().map(|a| &mut a.event));
+        if let Some(d) = &self.detection {
+            d.on_batch(&batch.events, batch.checkpoint)?;
+        }
         let c = &self.counters;
         c.received.fetch_add((batch.events.len() + batch.dead.len()) as u64, Relaxed);
         c.parsed.fetch_add(batch.events.len() as u64, Relaxed);
@@ -158,7 +171,7 @@ impl Pipeline {
             }
         }
         c.queued.fetch_add(1, Relaxed);
-        tx.send(batch).is_ok()
+        Ok(tx.send(batch).is_ok())
     }
 
     /// The writer: stores batches in order until the senders hang up.

@@ -64,6 +64,9 @@ impl Pipeline {
             self.attributor.tag(batch.events.iter_mut().map(|a| &mut a.event));
             let w = self.events.write(&batch)?;
             self.counters.written.fetch_add(w.events, Relaxed);
+            if let Some(d) = &self.detection {
+                d.on_batch(&batch.events, None)?;
+            }
             // Marked only once the events are stored: a crash here replays again, harmlessly.
             self.events.mark_replayed(&replayed)?;
             report.replayed += replayed.len() as u64;

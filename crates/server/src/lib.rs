@@ -3,6 +3,7 @@
 //! served at `/api/v1/openapi.json`; `/metrics` is Prometheus text and
 //! `/api/v1/health` needs no token.
 
+mod alerts;
 mod auth;
 mod error;
 mod events;
@@ -32,7 +33,7 @@ use auth::{Auth, Q};
 /// Most queries one attribution request may carry.
 pub const MAX_BATCH: usize = 10_000;
 /// Body limit for everything but imports.
-const SMALL_BODY: usize = 2 * 1024 * 1024;
+pub(crate) const SMALL_BODY: usize = 2 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -43,6 +44,8 @@ pub struct AppState {
     pub max_import_bytes: usize,
     /// The pipeline, its spool and the event store.
     pub ingest: Arc<Ingest>,
+    /// GB/T 20986-2023 categories, for naming alerts' codes.
+    pub categories: Arc<shouwang_grade::Categories>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -64,6 +67,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dead-letters", get(events::dead_letters))
         .route("/api/v1/dead-letters/counts", get(events::dead_letter_counts))
         .route("/api/v1/dead-letters/replay", post(events::replay))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{id}", get(alerts::one))
+        .route("/api/v1/alerts/{id}/level", post(alerts::set_level))
+        .route("/api/v1/detection", get(alerts::content))
+        .route("/api/v1/detection/reload", post(alerts::reload))
         .route("/metrics", get(metrics_text))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see /api/v1/openapi.json".into()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

@@ -37,6 +37,8 @@ pub struct Config {
     pub ingest: Ingest,
     /// JSON field maps by name (`[formats.NAME]`), used as `json:NAME`.
     pub formats: std::collections::BTreeMap<String, FormatConfig>,
+    /// Live detection: rules, indicators, allow-lists, aggregation window.
+    pub detection: shouwang_alerts::DetectionConfig,
 }
 
 /// A declarative field map for JSON lines from one kind of sensor.
@@ -219,6 +221,7 @@ impl Default for Config {
             import: Import::default(),
             ingest: Ingest::default(),
             formats: Default::default(),
+            detection: Default::default(),
         }
     }
 }

@@ -20,16 +20,42 @@ pub fn open_events(cfg: &Config) -> anyhow::Result<Arc<SqliteEvents>> {
 }
 
 pub async fn pipeline(cfg: &Config) -> anyhow::Result<Pipeline> {
-    let attributor = Arc::new(Attributor::new(crate::open_store(cfg).await?).await?);
-    pipeline_with(cfg, attributor)
+    let store = crate::open_store(cfg).await?;
+    let attributor = Arc::new(Attributor::new(store.clone()).await?);
+    pipeline_with(cfg, store, attributor)
 }
 
-/// The pipeline as configured (record limit, field maps), on `attributor`.
-pub fn pipeline_with(cfg: &Config, attributor: Arc<Attributor>) -> anyhow::Result<Pipeline> {
-    let mut p = Pipeline::new(open_events(cfg)?, attributor);
+/// The pipeline as configured (record limit, field maps, detection), on
+/// `attributor`, with alerts going to `store`. Call inside the runtime.
+pub fn pipeline_with(cfg: &Config, store: shouwang_store::Store, attributor: Arc<Attributor>) -> anyhow::Result<Pipeline> {
+    let mut p = Pipeline::new(open_events(cfg)?, attributor.clone());
     p.max_record = cfg.ingest.max_record_bytes;
     p.field_maps = Arc::new(cfg.field_maps()?);
+    let detection =
+        shouwang_alerts::LiveDetection::new(cfg.detection.clone(), store, attributor).context("cannot load the detection content")?;
+    log_content(&detection.summary());
+    p.detection = Some(Arc::new(detection));
     Ok(p)
+}
+
+/// What the detection content holds and what it left out, in the log.
+fn log_content(s: &shouwang_alerts::LoadSummary) {
+    for p in &s.rules.problems {
+        tracing::warn!(file = %p.file.display(), rule = p.rule.as_deref().unwrap_or(""), reason = %p.reason, "rule not loaded");
+    }
+    for f in s.indicators.iter().chain(&s.allow) {
+        if f.rejected_total > 0 {
+            tracing::warn!(file = %f.path.display(), rejected = f.rejected_total, by_reason = ?f.rejected_by_reason, "indicator records not loaded");
+        }
+    }
+    tracing::info!(
+        rules = s.rules.rules,
+        correlations = s.rules.correlations,
+        rule_problems = s.rules.problems.len(),
+        indicators = s.indicators_in_use,
+        allow_entries = s.allow_entries,
+        "detection content loaded"
+    );
 }
 
 fn progress_bar(show: bool) -> Option<indicatif::ProgressBar> {

@@ -318,7 +318,7 @@ async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, demo: bool) -
         seed_demo(&store, listen.unwrap_or(cfg.server.listen)).await?;
     }
     let attributor = Arc::new(Attributor::new(store.clone()).await?);
-    let pipeline = ingest::pipeline_with(cfg, attributor.clone())?;
+    let pipeline = ingest::pipeline_with(cfg, store.clone(), attributor.clone())?;
     let spool =
         shouwang_pipeline::Spool::open(&cfg.spool_dir(), cfg.ingest.spool_max_bytes, pipeline.max_record, pipeline.counters.clone())
             .with_context(|| format!("cannot open the spool in {}", cfg.spool_dir().display()))?;
@@ -340,6 +340,7 @@ async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, demo: bool) -
         metrics: Arc::new(shouwang_server::Metrics::new()),
         max_import_bytes: usize::try_from(cfg.import.max_bytes).unwrap_or(usize::MAX),
         ingest: ing,
+        categories: Arc::new(shouwang_grade::Categories::builtin()),
     };
     let refresher = shouwang_server::spawn_index_refresh(attributor, Duration::from_secs(cfg.server.index_refresh_secs));
     let addr = listen.unwrap_or(cfg.server.listen);

@@ -85,7 +85,14 @@ pub fn test_field_maps() -> shouwang_ingest::parse::FieldMaps {
 }
 
 pub async fn spawn_app() -> App {
+    spawn_app_with(|_| shouwang_alerts::DetectionConfig::default()).await
+}
+
+/// The app with live detection as `detection` configures it, given the
+/// test's directory (to write rule and indicator files into first).
+pub async fn spawn_app_with(detection: impl FnOnce(&std::path::Path) -> shouwang_alerts::DetectionConfig) -> App {
     let dir = tempfile::tempdir().unwrap();
+    let detection = detection(dir.path());
     let store = Store::open_sqlite_dir(&dir.path().join("data")).await.unwrap();
     let local = Principal::local("test");
     store
@@ -100,6 +107,7 @@ pub async fn spawn_app() -> App {
     let events = Arc::new(shouwang_eventstore::SqliteEvents::open(&dir.path().join("data/events")).unwrap());
     let mut pipeline = shouwang_pipeline::Pipeline::new(events, attributor.clone());
     pipeline.field_maps = Arc::new(test_field_maps());
+    pipeline.detection = Some(Arc::new(shouwang_alerts::LiveDetection::new(detection, store.clone(), attributor.clone()).unwrap()));
     let spool = shouwang_pipeline::Spool::open(&dir.path().join("data/spool"), SPOOL_LIMIT, pipeline.max_record, pipeline.counters.clone())
         .unwrap();
     let ingest = Arc::new(shouwang_server::Ingest::new(pipeline, Arc::new(spool), 4 * 1024 * 1024, 8));
@@ -111,6 +119,7 @@ pub async fn spawn_app() -> App {
         metrics: Arc::new(shouwang_server::Metrics::new()),
         max_import_bytes: 4 * 1024 * 1024,
         ingest: ingest.clone(),
+        categories: Arc::new(shouwang_grade::Categories::builtin()),
     };
     shouwang_server::spawn_index_refresh(attributor, Duration::from_millis(100));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

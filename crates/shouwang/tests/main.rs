@@ -1,6 +1,7 @@
 //! End-to-end tests through the public surface: the `shouwang` binary and
 //! the HTTP API. One test binary (see Cargo.toml) to keep link time down.
 
+mod alerts_api;
 mod api;
 mod cli;
 mod crash;

@@ -35,6 +35,15 @@ struct Entry {
     asset: AssetView,
 }
 
+/// A registered asset an event touches.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Affected {
+    pub unit: String,
+    /// `kind:value` as registered (`cidr:192.0.2.0/24`, `domain:example.cn`).
+    pub asset: String,
+    pub criticality: Criticality,
+}
+
 /// One answer, one JSON line: see README "Attribution output".
 #[derive(Debug, Clone, Serialize)]
 pub struct Attribution {
@@ -155,43 +164,28 @@ impl Attributor {
     /// event is decided later, from these units, by the store.
     pub fn tag<'e>(&self, events: impl IntoIterator<Item = &'e mut shouwang_ingest::Event>) {
         let snap = self.live.load();
-        let ix = &snap.index;
         for e in events {
             let mut units: Vec<String> = Vec::new();
-            let mut add = |hit: Option<shouwang_attribution::Hit<'_, Entry>>| {
-                if let Some(h) = hit {
-                    units.push(h.payload.unit.code.clone());
-                }
-            };
-            let mut names: Vec<&str> = Vec::with_capacity(4);
-            for ep in [&e.source, &e.destination].into_iter().flatten() {
-                if let Some(ip) = ep.ip {
-                    add(ix.ip(ip));
-                }
-                names.extend(ep.domain.as_deref());
-            }
-            names.extend(e.dns.as_ref().map(|d| d.question.name.as_str()));
-            names.extend(e.url.as_ref().and_then(|u| u.domain.as_deref()));
-            names.extend(e.tls.as_ref().and_then(|t| t.server_name.as_deref()));
-            // An HTTP host is both destination.domain and url.domain:
-            // canonicalise and look up each name once.
-            names.sort_unstable();
-            names.dedup();
-            for name in names {
-                add(domain_hit(ix, name));
-            }
-            // The URL's host was looked up above; a full URL parse only
-            // matters when someone claims a URL prefix on that host.
-            if let Some(full) = e.url.as_ref().and_then(|u| u.full.as_deref())
-                && ix.may_claim_url(full)
-                && let Ok(Query::Url(u)) = Query::parse(full)
-            {
-                add(ix.url(&u));
-            }
+            owners(&snap.index, e, |entry| units.push(entry.unit.code.clone()));
             units.sort_unstable();
             units.dedup();
             e.shouwang.units = units;
         }
+    }
+
+    /// The registered assets an event touches, each with its unit and
+    /// criticality (for grading what fired on it). System-level, like [`Attributor::tag`].
+    pub fn affected(&self, e: &shouwang_ingest::Event) -> Vec<Affected> {
+        let snap = self.live.load();
+        let mut out: Vec<Affected> = Vec::new();
+        owners(&snap.index, e, |entry| {
+            let asset = format!("{}:{}", entry.asset.kind, entry.asset.value);
+            if !out.iter().any(|a| a.unit == entry.unit.code && a.asset == asset) {
+                out.push(Affected { unit: entry.unit.code.clone(), asset, criticality: entry.asset.criticality.clone() });
+            }
+        });
+        out.sort_by(|a, b| (&a.unit, &a.asset).cmp(&(&b.unit, &b.asset)));
+        out
     }
 
     async fn past(&self, at: i64) -> Result<Arc<Snapshot>> {
@@ -206,6 +200,39 @@ impl Attributor {
         }
         cache.push((key, snap.clone()));
         Ok(snap)
+    }
+}
+
+/// Calls `found` with the index entry owning each of the event's
+/// addresses, names and URLs.
+fn owners(ix: &Index<Entry>, e: &shouwang_ingest::Event, mut found: impl FnMut(&Entry)) {
+    let mut names: Vec<&str> = Vec::with_capacity(4);
+    for ep in [&e.source, &e.destination].into_iter().flatten() {
+        if let Some(h) = ep.ip.and_then(|ip| ix.ip(ip)) {
+            found(h.payload);
+        }
+        names.extend(ep.domain.as_deref());
+    }
+    names.extend(e.dns.as_ref().map(|d| d.question.name.as_str()));
+    names.extend(e.url.as_ref().and_then(|u| u.domain.as_deref()));
+    names.extend(e.tls.as_ref().and_then(|t| t.server_name.as_deref()));
+    // An HTTP host is both destination.domain and url.domain:
+    // canonicalise and look up each name once.
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        if let Some(h) = domain_hit(ix, name) {
+            found(h.payload);
+        }
+    }
+    // The URL's host was looked up above; a full URL parse only
+    // matters when someone claims a URL prefix on that host.
+    if let Some(full) = e.url.as_ref().and_then(|u| u.full.as_deref())
+        && ix.may_claim_url(full)
+        && let Ok(Query::Url(u)) = Query::parse(full)
+        && let Some(h) = ix.url(&u)
+    {
+        found(h.payload);
     }
 }
 

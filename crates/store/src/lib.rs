@@ -25,7 +25,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use access::{Perm, Principal, Role, Visibility};
 pub use alerts::{Alert, AlertHits, AlertQuery, MAX_SAMPLES, Override};
-pub use attribute::{AssetView, Attribution, Attributor, UnitRef};
+pub use attribute::{Affected, AssetView, Attribution, Attributor, UnitRef};
 pub use registry::{ClaimChange, ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
 pub use users::{AuditEntry, NewUser, TokenInfo};
 
