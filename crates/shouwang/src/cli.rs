@@ -95,6 +95,32 @@ pub enum Command {
     /// Stored events: search, retention.
     #[command(subcommand)]
     Events(EventsCmd),
+    /// Stored alerts, most recently seen first, as JSON lines.
+    Alerts {
+        /// Alerts of this unit.
+        #[arg(long)]
+        unit: Option<String>,
+        /// A level (I, II, III, IV) or a comma-separated list.
+        #[arg(long)]
+        level: Option<String>,
+        /// A GB/T 20986-2023 category (MP) or subcategory (MPRANS) code.
+        #[arg(long)]
+        category: Option<String>,
+        /// A rule id (`suricata:SID`, `indicator:ip:VALUE`, a Sigma rule's id).
+        #[arg(long)]
+        rule: Option<String>,
+        /// sigma, correlation, indicator, sensor or report.
+        #[arg(long)]
+        source: Option<String>,
+        /// Seen at or after this instant (RFC 3339).
+        #[arg(long)]
+        from: Option<jiff::Timestamp>,
+        /// First seen before this instant (RFC 3339).
+        #[arg(long)]
+        to: Option<jiff::Timestamp>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
     /// Records that could not be parsed: list, count, replay.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLettersCmd),

@@ -217,6 +217,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
         }
         Command::Events(cmd) => ingest::events(&cfg, cmd)?,
+        Command::Alerts { unit, level, category, rule, source, from, to, limit } => {
+            let store = open_store(&cfg).await?;
+            let q = shouwang_store::AlertQuery { unit, level, category, rule, source, from, to, limit: Some(limit), offset: None };
+            let mut out = std::io::stdout().lock();
+            for a in store.alerts(&me, &q).await? {
+                print_json_line(&mut out, &a)?;
+            }
+        }
         Command::DeadLetters(cmd) => ingest::dead_letters(&cfg, cmd).await?,
         Command::Status => println!("{}", serde_json::to_string_pretty(&ingest::status(&cfg)?)?),
         Command::Audit { limit } => {

@@ -185,7 +185,7 @@ async fn openapi_documents_exactly_the_routes_and_metrics_count_them() {
     let paths = spec["paths"].as_object().unwrap();
     for (path, ops) in paths {
         for method in ops.as_object().unwrap().keys() {
-            let url = format!("{}{}", app.addr, path.replace("{code}", "S1"));
+            let url = format!("{}{}", app.addr, path.replace("{code}", "S1").replace("{id}", "1"));
             let req = match method.as_str() {
                 "get" => app.client.get(&url),
                 "post" => app.client.post(&url),

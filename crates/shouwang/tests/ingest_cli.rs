@@ -116,3 +116,38 @@ fn a_configured_field_map_maps_a_sensors_own_json() {
     assert!(!out.status.success(), "a bad map is a configuration error, found before any work");
     assert!(String::from_utf8_lossy(&out.stderr).contains("formats.fw_acme: `event.acton` is not a supported ECS field"));
 }
+
+/// Alerts count each event once: reading a file again from the start (or
+/// replaying after a crash) stores no duplicate events and adds no hits.
+#[test]
+fn alerts_from_ingest_count_each_event_once() {
+    let env = Env::new();
+    let src = env.dir.path().join("registry");
+    write_files(&src, &[("regions.csv", REGIONS), ("units.csv", UNITS), ("assets.csv", ASSETS)]);
+    env.ok(&["registry", "import", src.to_str().unwrap(), "--reason", "load"]);
+    let input = env.dir.path().join("in");
+    let line = |minute: u32| {
+        eve(&format!("2026-11-21T15:{minute:02}:05+0800"), "192.0.2.200", "ET WEB_SERVER webshell")
+            .replace("www.school.example", "h.example")
+    };
+    write_files(&input, &[("a.json", &format!("{}\n{}\n", line(1), line(2)))]);
+    let file = input.join("a.json");
+    env.ok(&["ingest", file.to_str().unwrap()]);
+    let hits = || {
+        let alerts = json_lines(&env.ok(&["alerts", "--unit", "H1"]));
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert_eq!(alerts[0]["rule_id"], "suricata:2024897");
+        assert_eq!(alerts[0]["level"], "IV");
+        alerts[0]["hits"].as_u64().unwrap()
+    };
+    assert_eq!(hits(), 2);
+    env.ok(&["ingest", file.to_str().unwrap(), "--from-start"]);
+    assert_eq!(hits(), 2, "a second read of the same records adds nothing");
+    std::fs::write(&file, format!("{}\n{}\n{}\n", line(1), line(2), line(3))).unwrap();
+    env.ok(&["ingest", file.to_str().unwrap()]);
+    assert_eq!(hits(), 3, "an appended record adds one");
+    assert_eq!(json_lines(&env.ok(&["alerts", "--level", "I"])).len(), 0);
+    let bad = env.run(&["alerts", "--category", "x%"], None);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("x%"));
+}
