@@ -29,7 +29,7 @@ fn name(rng: &mut ChaCha8Rng, i: usize) -> String {
 
 /// `n` indicators as CSV: 45% IPv4 hosts, 5% networks, 25% domains, 10%
 /// host names, 10% URLs, 5% SHA-256, from three feeds.
-fn generate(n: usize) -> String {
+pub(crate) fn generate(n: usize) -> String {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ 0x1d1c);
     let mut out = String::with_capacity(n * 60);
     out.push_str("type,value,source,confidence,tlp\n");

@@ -4,7 +4,7 @@
 //! corpus, and every subject must return the same answers as ours before its
 //! time counts. Each figure is the median of `--runs` runs, with min and max.
 //!
-//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e|intel] [--indicators N] [--hot] [--profile RUNG]
+//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e|intel|detect] [--indicators N] [--hot] [--profile RUNG]
 //!
 //! Run under `taskset -c 1` for a one-core figure.
 
@@ -12,6 +12,7 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod detect;
 mod intel;
 
 use std::collections::HashMap;
@@ -125,6 +126,12 @@ fn main() {
     }
     if want("ingest") {
         ingest(runs);
+    }
+    if want("detect") {
+        // `--indicators N` (default 1M, the full-pipeline scale).
+        let n =
+            args.iter().position(|a| a == "--indicators").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+        detect::run(runs, n);
     }
     if want("intel") {
         // `--indicators N` (default 10M, the scale).

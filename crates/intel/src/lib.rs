@@ -12,4 +12,4 @@ mod observe;
 
 pub use index::{Intel, IntelBuilder, Observable};
 pub use model::{Indicator, Kind, Tlp, canonical};
-pub use observe::Sighting;
+pub use observe::{Sighting, observables};

@@ -80,6 +80,36 @@ fn strings(v: &Value) -> Vec<&str> {
     }
 }
 
+/// Calls `f` with each observable of `event` and the field it was in:
+/// addresses, names, URLs, hashes, email addresses, in the ECS, Sysmon,
+/// Windows and EVE fields listed above.
+pub fn observables<'v>(event: &'v Value, mut f: impl FnMut(&'static str, Observable<'v>, &'v str)) {
+    for (field, holds) in FIELDS {
+        let Some(v) = get(event, field) else { continue };
+        for s in strings(v) {
+            let s = s.trim();
+            match holds {
+                Holds::Ip => {
+                    if let Ok(ip) = s.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+                        f(field, Observable::Ip(ip), s);
+                    }
+                }
+                Holds::Name => f(field, Observable::Name(s.trim_end_matches('.')), s),
+                Holds::Url => f(field, Observable::Url(s), s),
+                Holds::Hash => f(field, Observable::Hash(s), s),
+                Holds::Email => f(field, Observable::Email(s), s),
+                Holds::HashList => {
+                    for part in s.split(',') {
+                        if let Some((_, h)) = part.split_once('=') {
+                            f(field, Observable::Hash(h.trim()), h.trim());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Intel {
     /// Every indicator valid at `at` that an observable of `event` matches.
     pub fn sightings(&self, event: &Value, at: jiff::Timestamp) -> Vec<Sighting<'_>> {
@@ -87,35 +117,11 @@ impl Intel {
         if self.is_empty() {
             return out;
         }
-        for (field, holds) in FIELDS {
-            let Some(v) = get(event, field) else { continue };
-            for s in strings(v) {
-                let s = s.trim();
-                let mut look = |o: Observable<'_>, observed: &str| {
-                    for indicator in self.lookup(o, at) {
-                        out.push(Sighting { field, observed: observed.to_string(), indicator });
-                    }
-                };
-                match holds {
-                    Holds::Ip => {
-                        if let Ok(ip) = s.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-                            look(Observable::Ip(ip), s);
-                        }
-                    }
-                    Holds::Name => look(Observable::Name(s.trim_end_matches('.')), s),
-                    Holds::Url => look(Observable::Url(s), s),
-                    Holds::Hash => look(Observable::Hash(s), s),
-                    Holds::Email => look(Observable::Email(s), s),
-                    Holds::HashList => {
-                        for part in s.split(',') {
-                            if let Some((_, h)) = part.split_once('=') {
-                                look(Observable::Hash(h.trim()), h.trim());
-                            }
-                        }
-                    }
-                }
+        observables(event, |field, o, observed| {
+            for indicator in self.lookup(o, at) {
+                out.push(Sighting { field, observed: observed.to_string(), indicator });
             }
-        }
+        });
         out
     }
 }

@@ -48,6 +48,11 @@ pub enum Command {
         /// MISP feed directories. Repeatable.
         #[arg(long)]
         indicators: Vec<PathBuf>,
+        /// A registry (directory of CSV files or a JSON document, as
+        /// `registry import` reads): each hit then names the units and
+        /// assets its record touches, with the level proposed for each.
+        #[arg(long)]
+        registry: Option<PathBuf>,
         /// Event files or directories (every file below): JSON lines, JSON
         /// exports spread over lines (evtx dumps), or text lines; `-` for stdin.
         #[arg(required = true)]

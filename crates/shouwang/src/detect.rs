@@ -8,13 +8,79 @@ use std::path::PathBuf;
 use anyhow::Context;
 use shouwang_detect::hunt::{HuntReport, hunt};
 use shouwang_detect::{CorrelationConfig, Rules, TimestampFallback};
-use shouwang_grade::{Categories, CategoryMap, Label, LabelSource};
+use shouwang_grade::{Categories, CategoryMap, GradingTable, Impact, Label, LabelSource};
+use shouwang_store::{Affected, Attributor};
 
 use crate::print_json_line;
 
+/// A registry read from files into a scratch store, for attributing hits
+/// offline. The directory lives as long as the returned guard.
+pub async fn registry(path: &std::path::Path) -> anyhow::Result<(tempfile::TempDir, Attributor)> {
+    let bundle = shouwang_registry::io::read_path(path, Default::default()).map_err(|errs| {
+        for e in &errs {
+            eprintln!("registry: {e}");
+        }
+        anyhow::anyhow!("{}: {} registry record(s) rejected", path.display(), errs.len())
+    })?;
+    let dir = tempfile::tempdir()?;
+    let store = shouwang_store::Store::open_sqlite_dir(dir.path()).await?;
+    let out = store.import(&shouwang_store::Principal::local("detect"), &bundle, "shouwang detect --registry", false).await?;
+    if let Some(e) = out.errors.first() {
+        anyhow::bail!("{}: {} registry record(s) rejected, the first: {e}", path.display(), out.errors.len());
+    }
+    let attributor = Attributor::new(store).await?;
+    eprintln!("registry {}: {} units, {} index entries", path.display(), bundle.units.len(), attributor.stats().1);
+    Ok((dir, attributor))
+}
+
+/// With a registry: the units and assets a record touches, each with the
+/// level a hit of `severity` proposes for it.
+struct Grader<'a> {
+    attributor: &'a Attributor,
+    table: GradingTable,
+}
+
+impl Grader<'_> {
+    fn affected(&self, event: &serde_json::Value) -> Vec<Affected> {
+        let (mut ips, mut names) = (Vec::new(), Vec::new());
+        shouwang_intel::observables(event, |_, o, _| match o {
+            shouwang_intel::Observable::Ip(ip) => ips.push(ip),
+            shouwang_intel::Observable::Name(n) => names.push(n),
+            _ => {}
+        });
+        self.attributor.affected_by(&ips, &names)
+    }
+
+    /// Adds `affected` (each with its level and reasons) and the most
+    /// severe `proposed_level` to an output line.
+    fn annotate(&self, line: &mut serde_json::Value, affected: &[Affected], severity: &str) {
+        let none = Impact::default();
+        let mut levels = Vec::new();
+        let list: Vec<serde_json::Value> = affected
+            .iter()
+            .map(|a| {
+                let g = self.table.grade(Some(&a.criticality), severity, &none);
+                levels.push(g.level);
+                serde_json::json!({ "unit": a.unit, "asset": a.asset, "proposed_level": g.level, "grading": g })
+            })
+            .collect();
+        if affected.is_empty() {
+            levels.push(self.table.grade(None, severity, &none).level);
+        }
+        line["affected"] = list.into();
+        line["proposed_level"] = serde_json::to_value(levels.iter().min()).expect("levels serialise");
+    }
+}
+
 /// Runs the rules (and indicators) over every input; `false` if an input
 /// could not be read at all.
-pub fn run(rule_paths: &[PathBuf], pipelines: &[String], indicator_paths: &[PathBuf], inputs: &[PathBuf]) -> anyhow::Result<bool> {
+pub fn run(
+    rule_paths: &[PathBuf],
+    pipelines: &[String],
+    indicator_paths: &[PathBuf],
+    attributor: Option<&Attributor>,
+    inputs: &[PathBuf],
+) -> anyhow::Result<bool> {
     let pipelines = pipelines.iter().map(|p| shouwang_detect::pipeline(p)).collect::<Result<Vec<_>, _>>()?;
     // Files are history: correlations run on the events' own times, and an
     // event without one updates none (the wall clock would be meaningless).
@@ -47,6 +113,9 @@ pub fn run(rule_paths: &[PathBuf], pipelines: &[String], indicator_paths: &[Path
         let cat = categories.get(&c.code)?;
         Some(serde_json::json!({"code": c.code, "name_zh": cat.name_zh, "name_en": cat.name_en, "reason": c.reason}))
     };
+    let grader = attributor.map(|attributor| Grader { attributor, table: GradingTable::builtin() });
+    // The record just read and what it touches: a hit on it is reported after it.
+    let touched: RefCell<(u64, Vec<Affected>)> = RefCell::new((0, Vec::new()));
     let out = RefCell::new(std::io::BufWriter::new(std::io::stdout().lock()));
     let write_err = RefCell::new(None);
     let emit = |line: &serde_json::Value| {
@@ -90,9 +159,15 @@ pub fn run(rule_paths: &[PathBuf], pipelines: &[String], indicator_paths: &[Path
                 if let Some(c) = category(&labels) {
                     line["category"] = c;
                 }
+                if let Some(g) = &grader {
+                    let t = touched.borrow();
+                    let affected = if t.0 == f.line { &t.1[..] } else { &[] };
+                    g.annotate(&mut line, affected, f.hit.level.as_deref().unwrap_or("medium"));
+                }
                 emit(&line);
             },
             &mut |event, line| {
+                let affected = grader.as_ref().map(|g| g.affected(event)).unwrap_or_default();
                 for s in intel.sightings(event, event_time(event, &time_fields)) {
                     let i = s.indicator;
                     let labels: Vec<Label> = i.tags.iter().map(|t| Label { source: LabelSource::IndicatorTag, value: t }).collect();
@@ -111,8 +186,12 @@ pub fn run(rule_paths: &[PathBuf], pipelines: &[String], indicator_paths: &[Path
                     if let Some(c) = category(&labels) {
                         out["category"] = c;
                     }
+                    if let Some(g) = &grader {
+                        g.annotate(&mut out, &affected, confidence_level(i.confidence));
+                    }
                     emit(&out);
                 }
+                *touched.borrow_mut() = (line, affected);
             },
             &mut |u| eprintln!("unreadable: {}:{}: {}", u.input, u.line, u.reason),
         );

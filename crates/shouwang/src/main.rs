@@ -211,8 +211,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 return Ok(std::process::ExitCode::FAILURE);
             }
         }
-        Command::Detect { rules, pipeline, indicators, inputs } => {
-            if !detect::run(&rules, &pipeline, &indicators, &inputs)? {
+        Command::Detect { rules, pipeline, indicators, registry, inputs } => {
+            let registry = match &registry {
+                Some(path) => Some(detect::registry(path).await?),
+                None => None,
+            };
+            if !detect::run(&rules, &pipeline, &indicators, registry.as_ref().map(|(_, a)| a), &inputs)? {
                 return Ok(std::process::ExitCode::FAILURE);
             }
         }

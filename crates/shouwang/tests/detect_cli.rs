@@ -139,3 +139,59 @@ fn detect_matches_indicators_from_csv_and_stix_in_events_of_any_shape() {
     assert_eq!((found[1]["level"].as_str(), found[1]["indicator"]["tlp"].as_str()), (Some("medium"), Some("TLP:GREEN")));
     assert_eq!((found[2]["observed"].as_str(), found[2]["category"]["code"].as_str()), (Some("Login.Evil.Example."), Some("NAPHISH")));
 }
+
+/// With `--registry`, each hit names the units and assets its record
+/// touches and the level proposed for each: the same rule is graded higher
+/// on the hospital's MLPS-3 network than on the school's.
+#[test]
+fn detect_with_a_registry_attributes_and_grades_each_hit() {
+    let env = Env::new();
+    let dir = env.dir.path();
+    write_files(&dir.join("registry"), &[("regions.csv", REGIONS), ("units.csv", UNITS), ("assets.csv", ASSETS)]);
+    write_files(
+        &dir.join("rules"),
+        &[(
+            "shell.yml",
+            "title: Web shell beacon\nid: shell-1\nlogsource: {product: test}\ndetection:\n  sel: {Url|contains: '/cmd.jsp'}\n  condition: sel\nlevel: critical\ntags: [attack.t1505.003]\n",
+        )],
+    );
+    write_files(
+        dir,
+        &[(
+            "events.jsonl",
+            concat!(
+                r#"{"Url": "http://x/cmd.jsp", "SourceIp": "198.51.100.1", "DestinationIp": "192.0.2.5"}"#,
+                "\n",
+                r#"{"Url": "http://x/cmd.jsp", "DestinationIp": "192.0.2.200", "DestinationHostname": "portal.hospital.example"}"#,
+                "\n",
+                r#"{"Url": "http://x/cmd.jsp", "DestinationIp": "203.0.113.9"}"#,
+                "\n",
+                "a text line that is no JSON and touches nothing\n",
+            ),
+        )],
+    );
+    let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let out = env.run(&["detect", "--rules", &p("rules"), "--registry", &p("registry"), &p("events.jsonl")], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("registry") && stderr.contains("2 units"), "{stderr}");
+    let found = json_lines(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(found.len(), 3, "{found:?}");
+    let units = |f: &serde_json::Value| {
+        f["affected"].as_array().unwrap().iter().map(|a| a["unit"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!((units(&found[0]), found[0]["proposed_level"].as_str()), (vec!["S1".to_string()], Some("IV")));
+    assert_eq!(found[0]["affected"][0]["asset"], "cidr:192.0.2.0/25");
+    assert_eq!((units(&found[1]), found[1]["proposed_level"].as_str()), (vec!["H1".to_string()], Some("III")), "{}", found[1]);
+    assert!(found[1]["affected"][0]["grading"]["reasons"].to_string().contains("mlps>=3"));
+    assert_eq!((units(&found[2]).len(), found[2]["proposed_level"].as_str()), (0, Some("IV")));
+    // A registry with a bad record is refused whole, naming it.
+    write_files(
+        &dir.join("bad"),
+        &[("regions.csv", REGIONS), ("units.csv", UNITS), ("assets.csv", "unit,kind,value\nS1,cidr,192.0.2.0/99\n")],
+    );
+    let out = env.run(&["detect", "--rules", &p("rules"), "--registry", &p("bad"), &p("events.jsonl")], None);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("assets.csv:2:value: prefix length `99`"), "{stderr}");
+}

@@ -188,6 +188,24 @@ impl Attributor {
         out
     }
 
+    /// The registered assets owning any of these addresses and names: for
+    /// records that are not ECS events (offline hunting over exports).
+    pub fn affected_by(&self, ips: &[std::net::IpAddr], names: &[&str]) -> Vec<Affected> {
+        let snap = self.live.load();
+        let ix = &snap.index;
+        let mut out: Vec<Affected> = Vec::new();
+        let hits = ips.iter().filter_map(|ip| ix.ip(*ip)).chain(names.iter().filter_map(|n| domain_hit(ix, n)));
+        for h in hits {
+            let entry = h.payload;
+            let asset = format!("{}:{}", entry.asset.kind, entry.asset.value);
+            if !out.iter().any(|a| a.unit == entry.unit.code && a.asset == asset) {
+                out.push(Affected { unit: entry.unit.code.clone(), asset, criticality: entry.asset.criticality.clone() });
+            }
+        }
+        out.sort_by(|a, b| (&a.unit, &a.asset).cmp(&(&b.unit, &b.asset)));
+        out
+    }
+
     async fn past(&self, at: i64) -> Result<Arc<Snapshot>> {
         let key = self.store.claims_epoch(at).await?;
         if let Some((_, s)) = self.past.lock().expect("cache lock").iter().find(|(k, _)| *k == key) {
