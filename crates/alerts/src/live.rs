@@ -147,12 +147,7 @@ impl LiveDetection {
             let at = a.event.timestamp;
             let start = at.as_microsecond().div_euclid(window) * window;
             for f in &findings {
-                let sample = serde_json::json!({
-                    "stream": a.origin.stream,
-                    "pos": a.origin.pos,
-                    "event": doc,
-                    "match": f.detail,
-                });
+                let sample = || serde_json::json!({ "stream": a.origin.stream, "pos": a.origin.pos, "event": doc, "match": f.detail });
                 let targets: Vec<Option<&Affected>> = if affected.is_empty() { vec![None] } else { affected.iter().map(Some).collect() };
                 for t in targets {
                     let key = (
@@ -166,7 +161,7 @@ impl LiveDetection {
                     entry.first_seen = entry.first_seen.min(at);
                     entry.last_seen = entry.last_seen.max(at);
                     if entry.samples.len() < MAX_SAMPLES {
-                        entry.samples.push(sample.clone());
+                        entry.samples.push(sample());
                     }
                 }
             }

@@ -198,20 +198,25 @@ impl Store {
             let unit = h.unit.clone().unwrap_or_default();
             let asset = h.asset.clone().unwrap_or_default();
             let window = h.window_start.as_microsecond();
-            let row = sqlx::query("SELECT * FROM alerts WHERE rule_id = $1 AND unit = $2 AND asset = $3 AND window_start = $4")
-                .bind(&h.rule_id)
-                .bind(&unit)
-                .bind(&asset)
-                .bind(window)
-                .fetch_optional(&mut *tx)
-                .await?;
+            // Only the columns a merge needs: samples (kilobytes) are read
+            // and rewritten only while the alert still has room for more.
+            let row = sqlx::query(
+                "SELECT id, hits, first_seen, last_seen, proposed_level, overridden_at, samples_kept FROM alerts \
+                 WHERE rule_id = $1 AND unit = $2 AND asset = $3 AND window_start = $4",
+            )
+            .bind(&h.rule_id)
+            .bind(&unit)
+            .bind(&asset)
+            .bind(window)
+            .fetch_optional(&mut *tx)
+            .await?;
             match row {
                 None => {
                     let samples = &h.samples[..h.samples.len().min(MAX_SAMPLES)];
                     sqlx::query(
                         "INSERT INTO alerts (rule_id, title, source, unit, asset, window_start, severity, category, category_reason, \
-                         proposed_level, grading, level, hits, first_seen, last_seen, samples, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $12, $13, $14, $15, $16, $16)",
+                         proposed_level, grading, level, hits, first_seen, last_seen, samples, samples_kept, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $12, $13, $14, $15, $16, $17, $17)",
                     )
                     .bind(&h.rule_id)
                     .bind(&h.title)
@@ -228,38 +233,56 @@ impl Store {
                     .bind(h.first_seen.as_microsecond())
                     .bind(h.last_seen.as_microsecond())
                     .bind(serde_json::Value::from(samples.to_vec()).to_string())
+                    .bind(samples.len() as i64)
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
                 }
                 Some(row) => {
-                    let old = alert_of(&row)?;
-                    let mut samples = old.hits.samples;
-                    samples.extend(h.samples.iter().take(MAX_SAMPLES.saturating_sub(samples.len())).cloned());
+                    let id: i64 = row.try_get("id")?;
+                    let hits: i64 = row.try_get("hits")?;
+                    let first_seen: i64 = row.try_get("first_seen")?;
+                    let last_seen: i64 = row.try_get("last_seen")?;
+                    sqlx::query("UPDATE alerts SET hits = $1, first_seen = $2, last_seen = $3, updated_at = $4 WHERE id = $5")
+                        .bind(hits + h.hits)
+                        .bind(first_seen.min(h.first_seen.as_microsecond()))
+                        .bind(last_seen.max(h.last_seen.as_microsecond()))
+                        .bind(now)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let kept: i64 = row.try_get("samples_kept")?;
+                    let room = MAX_SAMPLES.saturating_sub(usize::try_from(kept).unwrap_or(MAX_SAMPLES)).min(h.samples.len());
+                    if room > 0 {
+                        let text: String =
+                            sqlx::query_scalar("SELECT samples FROM alerts WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+                        let mut samples: Vec<serde_json::Value> =
+                            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("alert samples: {e}")))?;
+                        samples.extend(h.samples.iter().take(room).cloned());
+                        sqlx::query("UPDATE alerts SET samples = $1, samples_kept = $2 WHERE id = $3")
+                            .bind(serde_json::Value::from(samples.clone()).to_string())
+                            .bind(samples.len() as i64)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     // A more severe proposal (the registry now says the asset
                     // matters more) replaces the old one; the level in force
                     // follows it unless an analyst decided.
-                    let (proposed, grading) = if h.proposed_level < old.hits.proposed_level {
-                        (&h.proposed_level, &h.grading)
-                    } else {
-                        (&old.hits.proposed_level, &old.hits.grading)
-                    };
-                    let level = if old.overridden.is_some() { &old.level } else { proposed };
-                    sqlx::query(
-                        "UPDATE alerts SET hits = $1, first_seen = $2, last_seen = $3, samples = $4, proposed_level = $5, \
-                         grading = $6, level = $7, updated_at = $8 WHERE id = $9",
-                    )
-                    .bind(old.hits.hits + h.hits)
-                    .bind(old.hits.first_seen.min(h.first_seen).as_microsecond())
-                    .bind(old.hits.last_seen.max(h.last_seen).as_microsecond())
-                    .bind(serde_json::Value::from(samples).to_string())
-                    .bind(proposed)
-                    .bind(grading.to_string())
-                    .bind(level)
-                    .bind(now)
-                    .bind(old.id)
-                    .execute(&mut *tx)
-                    .await?;
+                    let proposed: String = row.try_get("proposed_level")?;
+                    if h.proposed_level < proposed {
+                        let overridden = row.try_get::<Option<i64>, _>("overridden_at")?.is_some();
+                        sqlx::query(
+                            "UPDATE alerts SET proposed_level = $1, grading = $2, \
+                             level = CASE WHEN $3 = 1 THEN level ELSE $1 END WHERE id = $4",
+                        )
+                        .bind(&h.proposed_level)
+                        .bind(h.grading.to_string())
+                        .bind(i64::from(overridden))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
             }
         }

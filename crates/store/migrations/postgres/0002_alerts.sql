@@ -25,8 +25,10 @@ CREATE TABLE alerts (
     hits BIGINT NOT NULL,
     first_seen BIGINT NOT NULL,
     last_seen BIGINT NOT NULL,
-    -- JSON array of the first few events (origin, time, event).
+    -- JSON array of the first few events (origin, time, event), and how
+    -- many: later hits leave a full list alone instead of rewriting it.
     samples TEXT NOT NULL,
+    samples_kept BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
