@@ -42,7 +42,7 @@ pub struct LoadSummary {
 /// Rules, indicators and allow-lists, loaded together and replaced together.
 pub struct Content {
     /// Correlations keep state between events, so evaluation needs `&mut`;
-    /// one consumer thread takes the lock per batch, so it is uncontended.
+    /// the consumer thread takes the lock once per batch, uncontended.
     pub(crate) rules: Mutex<Rules>,
     pub(crate) intel: Intel,
     pub(crate) allow: Intel,

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use shouwang_detect::JsonEvent;
+use shouwang_detect::{JsonEvent, Rules};
 use shouwang_grade::LabelSource;
 use shouwang_ingest::Event;
 use shouwang_intel::Observable;
@@ -43,7 +43,7 @@ pub fn severity_name(s: Option<u8>) -> &'static str {
 }
 
 /// An indicator match's level, from the feed's confidence.
-fn confidence_level(confidence: u8) -> &'static str {
+pub fn confidence_level(confidence: u8) -> &'static str {
     match confidence {
         80.. => "high",
         50..=79 => "medium",
@@ -54,14 +54,15 @@ fn confidence_level(confidence: u8) -> &'static str {
 impl Content {
     /// The event as the rules see it (ECS, plus its Sigma log source), and
     /// everything that fired on it.
-    pub fn findings(&self, event: &Event, logsources: &LogSources) -> (Value, Vec<Finding>) {
+    /// `rules` is this content's rule set, locked once per batch by the caller.
+    pub fn findings(&self, rules: &mut Rules, event: &Event, logsources: &LogSources) -> (Value, Vec<Finding>) {
         let mut out = Vec::new();
         sensor(event, &mut out);
         let mut doc = serde_json::to_value(event).expect("events serialise");
         if let Value::Object(m) = &mut doc {
             m.insert("logsource".into(), logsources.of(event));
         }
-        let hits = self.rules.lock().expect("rules lock").process(&JsonEvent::borrow(&doc), event.timestamp.as_second());
+        let hits = rules.process(&JsonEvent::borrow(&doc), event.timestamp.as_second());
         for h in hits {
             out.push(Finding {
                 source: if h.kind == "detection" { "sigma" } else { "correlation" },

@@ -15,7 +15,7 @@ mod logsource;
 use std::path::PathBuf;
 
 pub use content::{Content, FeedReport, LoadSummary};
-pub use findings::{Finding, severity_name};
+pub use findings::{Finding, confidence_level, severity_name};
 pub use live::{Affected, AlertSink, LiveDetection};
 pub use logsource::LogSources;
 

@@ -133,8 +133,11 @@ impl LiveDetection {
         };
         let window = (self.config.window_secs.max(1) as i64) * 1_000_000;
         let mut alerts: HashMap<Key, AlertHits> = HashMap::new();
+        let mut rules = content.rules.lock().expect("rules lock");
         for a in events {
-            let (doc, findings) = content.findings(&a.event, &self.logsources);
+            // Replayed events still pass through the rules: correlation
+            // windows (in memory, lost in the crash) are rebuilt from them.
+            let (doc, findings) = content.findings(&mut rules, &a.event, &self.logsources);
             if findings.is_empty() {
                 continue;
             }
@@ -146,10 +149,11 @@ impl LiveDetection {
             let affected = self.attributor.affected(&a.event);
             let at = a.event.timestamp;
             let start = at.as_microsecond().div_euclid(window) * window;
+            // Each affected asset, or once unattributed.
+            let targets: Vec<Option<&Affected>> = if affected.is_empty() { vec![None] } else { affected.iter().map(Some).collect() };
             for f in &findings {
                 let sample = || serde_json::json!({ "stream": a.origin.stream, "pos": a.origin.pos, "event": doc, "match": f.detail });
-                let targets: Vec<Option<&Affected>> = if affected.is_empty() { vec![None] } else { affected.iter().map(Some).collect() };
-                for t in targets {
+                for &t in &targets {
                     let key = (
                         f.rule_id.clone(),
                         t.map(|t| t.unit.clone()).unwrap_or_default(),
@@ -166,6 +170,7 @@ impl LiveDetection {
                 }
             }
         }
+        drop(rules);
         let hits: Vec<AlertHits> = alerts.into_values().collect();
         // A batch without hits needs no mark: replaying it finds none again.
         if hits.is_empty() {

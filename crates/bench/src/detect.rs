@@ -45,17 +45,7 @@ pub fn run(runs: usize, indicators: usize) {
             ("serde_json parse-only (IgnoredAny), EVE part", mixed.eve.len(), &mut || {
                 mixed.eve.iter().map(|r| serde_json::from_str::<serde::de::IgnoredAny>(r).is_ok() as u64).sum()
             }),
-            ("mixed: parse + normalise + attribute", mixed.len(), &mut || {
-                let mut tagged = 0;
-                for (p, lines) in parts {
-                    for chunk in lines.chunks(1024) {
-                        let mut events: Vec<_> = chunk.iter().filter_map(|r| p.parse(r.as_bytes(), &ctx).ok()).collect();
-                        att.tag(&mut events);
-                        tagged += events.iter().filter(|e| !e.shouwang.units.is_empty()).count() as u64;
-                    }
-                }
-                tagged
-            }),
+            ("mixed: parse + normalise + attribute", mixed.len(), &mut || crate::parse_attribute(&parts, &ctx, &att)),
             ("mixed: … + detect, grade, aggregate, record alerts", mixed.len(), &mut || {
                 let mut alerts = 0;
                 for (p, lines) in parts {

@@ -456,6 +456,24 @@ fn import(runs: usize) {
 /// library's parse-only rung (serde_json validating into `IgnoredAny`), and
 /// our parse + normalise into an ECS event.
 /// Attribution against the demo region, in a real store.
+/// The mixed corpus, each part through its own parser in batches of 1,024,
+/// then attribution; returns how many events were attributed.
+fn parse_attribute(
+    parts: &[(&dyn shouwang_ingest::parse::Parser, &[String])],
+    ctx: &shouwang_ingest::parse::Ctx,
+    att: &shouwang_store::Attributor,
+) -> u64 {
+    let mut tagged = 0;
+    for (p, lines) in parts {
+        for chunk in lines.chunks(1024) {
+            let mut events: Vec<_> = chunk.iter().filter_map(|r| p.parse(r.as_bytes(), ctx).ok()).collect();
+            att.tag(&mut events);
+            tagged += events.iter().filter(|e| !e.shouwang.units.is_empty()).count() as u64;
+        }
+    }
+    tagged
+}
+
 fn demo_attributor(dir: &std::path::Path) -> shouwang_store::Attributor {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
@@ -633,17 +651,7 @@ fn ingest(runs: usize) {
                 }
                 tagged
             }),
-            ("mixed corpus: parse + normalise + attribute", mixed.len(), &mut || {
-                let mut tagged = 0;
-                for (p, lines) in parts {
-                    for chunk in lines.chunks(1024) {
-                        let mut events: Vec<_> = chunk.iter().filter_map(|r| p.parse(r.as_bytes(), &ctx).ok()).collect();
-                        att.tag(&mut events);
-                        tagged += events.iter().filter(|e| !e.shouwang.units.is_empty()).count() as u64;
-                    }
-                }
-                tagged
-            }),
+            ("mixed corpus: parse + normalise + attribute", mixed.len(), &mut || parse_attribute(&parts, &ctx, &att)),
             ("attribute alone (parsed events, batches of 1,024)", n, &mut || {
                 let mut tagged = 0;
                 for chunk in parsed.chunks_mut(1024) {

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use shouwang_alerts::confidence_level;
 use shouwang_detect::hunt::{HuntReport, hunt};
 use shouwang_detect::{CorrelationConfig, Rules, TimestampFallback};
 use shouwang_grade::{Categories, CategoryMap, GradingTable, Impact, Label, LabelSource};
@@ -246,13 +247,4 @@ fn event_time(event: &serde_json::Value, fields: &[String]) -> jiff::Timestamp {
         .filter_map(|f| event.get(f).and_then(|v| v.as_str()))
         .find_map(|t| t.parse::<jiff::Timestamp>().ok())
         .unwrap_or_else(jiff::Timestamp::now)
-}
-
-/// An indicator hit's Sigma-style level, from the feed's confidence.
-fn confidence_level(confidence: u8) -> &'static str {
-    match confidence {
-        80.. => "high",
-        50..=79 => "medium",
-        _ => "low",
-    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 use shouwang_alerts::DetectionConfig;
-use shouwang_store::{NewUser, Principal, Role};
+use shouwang_store::{Principal, Role};
 
 use crate::helpers::*;
 
@@ -42,14 +42,6 @@ level: high
 
 const INDICATORS: &str = "type,value,confidence,tags\nip,198.51.100.66,90,botnet\ndomain,cdn.allowed.example,90,c2\n";
 const ALLOW: &str = "type,value\ndomain,allowed.example\n";
-
-async fn user(app: &App, name: &str, role: Role, unit: Option<&str>) -> String {
-    let local = Principal::local("t");
-    let unit = unit.map(|u| shouwang_registry::UnitCode::parse(u).unwrap());
-    let u = NewUser { username: name.into(), display_name: name.into(), role, unit, password: None };
-    app.store.create_user(&local, u).await.unwrap();
-    app.store.create_token(&local, name, "test").await.unwrap()
-}
 
 async fn setup() -> App {
     let app = spawn_app_with(|dir| {
@@ -90,11 +82,6 @@ fn flow(src: &str, dst: &str) -> String {
     format!(
         r#"{{{BASE},"src_ip":"{src}","dest_ip":"{dst}","event_type":"flow","flow":{{"bytes_toserver":1,"bytes_toclient":2,"pkts_toserver":3,"pkts_toclient":4}}}}"#
     )
-}
-
-async fn get_json(app: &App, path: &str, token: &str) -> (StatusCode, Value) {
-    let r = app.get(path, Some(token)).send().await.unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
 /// Polls until `n` alerts are listed.

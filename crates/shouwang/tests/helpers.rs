@@ -168,3 +168,18 @@ impl Drop for Running {
 pub fn sigmahq() -> PathBuf {
     shouwang_demo::sigmahq_dir().unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// A user of `role` (for `unit`) and an API token for it.
+pub async fn user(app: &App, name: &str, role: Role, unit: Option<&str>) -> String {
+    let local = Principal::local("t");
+    let unit = unit.map(|u| shouwang_registry::UnitCode::parse(u).unwrap());
+    let u = NewUser { username: name.into(), display_name: name.into(), role, unit, password: None };
+    app.store.create_user(&local, u).await.unwrap();
+    app.store.create_token(&local, name, "test").await.unwrap()
+}
+
+/// GET as `token`: the status and the JSON body (null if none).
+pub async fn get_json(app: &App, path: &str, token: &str) -> (reqwest::StatusCode, serde_json::Value) {
+    let r = app.get(path, Some(token)).send().await.unwrap();
+    (r.status(), r.json().await.unwrap_or(serde_json::Value::Null))
+}

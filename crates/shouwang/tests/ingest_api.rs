@@ -6,18 +6,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use shouwang_store::{NewUser, Principal, Role};
+use shouwang_store::{Principal, Role};
 use tokio::io::AsyncWriteExt;
 
 use crate::helpers::*;
-
-async fn user(app: &App, name: &str, role: Role, unit: Option<&str>) -> String {
-    let local = Principal::local("t");
-    let unit = unit.map(|u| shouwang_registry::UnitCode::parse(u).unwrap());
-    let u = NewUser { username: name.into(), display_name: name.into(), role, unit, password: None };
-    app.store.create_user(&local, u).await.unwrap();
-    app.store.create_token(&local, name, "test").await.unwrap()
-}
 
 async fn setup() -> (App, String) {
     let app = spawn_app().await;
@@ -34,11 +26,6 @@ fn eve(dest: &str) -> String {
     format!(
         r#"{{"timestamp":"2026-11-21T15:04:05+0800","event_type":"alert","src_ip":"198.51.100.9","src_port":1234,"dest_ip":"{dest}","dest_port":80,"proto":"TCP","alert":{{"signature_id":1,"signature":"ET TEST {dest}","category":"x","severity":2}}}}"#
     )
-}
-
-async fn get_json(app: &App, path: &str, token: &str) -> (StatusCode, Value) {
-    let r = app.get(path, Some(token)).send().await.unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
 /// Polls until the consumer has stored `n` events.

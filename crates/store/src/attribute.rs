@@ -178,12 +178,7 @@ impl Attributor {
     pub fn affected(&self, e: &shouwang_ingest::Event) -> Vec<Affected> {
         let snap = self.live.load();
         let mut out: Vec<Affected> = Vec::new();
-        owners(&snap.index, e, |entry| {
-            let asset = format!("{}:{}", entry.asset.kind, entry.asset.value);
-            if !out.iter().any(|a| a.unit == entry.unit.code && a.asset == asset) {
-                out.push(Affected { unit: entry.unit.code.clone(), asset, criticality: entry.asset.criticality.clone() });
-            }
-        });
+        owners(&snap.index, e, |entry| add_affected(&mut out, entry));
         out.sort_by(|a, b| (&a.unit, &a.asset).cmp(&(&b.unit, &b.asset)));
         out
     }
@@ -196,11 +191,7 @@ impl Attributor {
         let mut out: Vec<Affected> = Vec::new();
         let hits = ips.iter().filter_map(|ip| ix.ip(*ip)).chain(names.iter().filter_map(|n| domain_hit(ix, n)));
         for h in hits {
-            let entry = h.payload;
-            let asset = format!("{}:{}", entry.asset.kind, entry.asset.value);
-            if !out.iter().any(|a| a.unit == entry.unit.code && a.asset == asset) {
-                out.push(Affected { unit: entry.unit.code.clone(), asset, criticality: entry.asset.criticality.clone() });
-            }
+            add_affected(&mut out, h.payload);
         }
         out.sort_by(|a, b| (&a.unit, &a.asset).cmp(&(&b.unit, &b.asset)));
         out
@@ -218,6 +209,14 @@ impl Attributor {
         }
         cache.push((key, snap.clone()));
         Ok(snap)
+    }
+}
+
+/// Adds the entry's asset to `out` unless it is there already.
+fn add_affected(out: &mut Vec<Affected>, entry: &Entry) {
+    let asset = format!("{}:{}", entry.asset.kind, entry.asset.value);
+    if !out.iter().any(|a| a.unit == entry.unit.code && a.asset == asset) {
+        out.push(Affected { unit: entry.unit.code.clone(), asset, criticality: entry.asset.criticality.clone() });
     }
 }
 
