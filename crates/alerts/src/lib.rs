@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 pub use content::{Content, FeedReport, LoadSummary};
 pub use findings::{Finding, confidence_level, severity_name};
-pub use live::{Affected, AlertSink, LiveDetection};
+pub use live::{Affected, AlertSink, LiveDetection, MAX_PENDING, Pending, RECORD_EVERY};
 pub use logsource::LogSources;
 
 use serde::Deserialize;

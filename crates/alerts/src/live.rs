@@ -1,9 +1,11 @@
 //! Detection in the ingest pipeline: findings per event, graded per
-//! affected asset, aggregated per batch, merged into stored alerts.
+//! affected asset, aggregated in memory across batches ([`Pending`]), and
+//! merged into stored alerts one upsert per alert.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use shouwang_eventstore::Accepted;
@@ -59,6 +61,39 @@ pub struct LiveDetection {
 
 /// Aggregation key: rule, unit, asset, window start (µs).
 type Key = (String, String, String, i64);
+
+/// Pending alerts are recorded at least this often…
+pub const RECORD_EVERY: Duration = Duration::from_secs(1);
+/// …or once this many are held, to bound memory.
+pub const MAX_PENDING: usize = 20_000;
+
+/// Hits detected but not yet recorded, merged by alert key, and per
+/// stream the position up to which they count. Holding several batches'
+/// hits before recording turns a burst of thousands of hits on one asset
+/// into one upsert instead of one per batch, and grades and samples each
+/// alert once per recording rather than once per batch.
+#[derive(Debug, Default)]
+pub struct Pending {
+    alerts: HashMap<Key, AlertHits>,
+    marks: HashMap<i64, i64>,
+    since: Option<Instant>,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.alerts.is_empty() && self.marks.is_empty()
+    }
+
+    /// Alerts held.
+    pub fn len(&self) -> usize {
+        self.alerts.len()
+    }
+
+    /// Whether it is time to record: held for [`RECORD_EVERY`], or full.
+    pub fn due(&self) -> bool {
+        self.alerts.len() >= MAX_PENDING || self.since.is_some_and(|t| t.elapsed() >= RECORD_EVERY)
+    }
+}
 
 impl LiveDetection {
     /// Loads the content `config` names. Call inside the Tokio runtime:
@@ -120,19 +155,27 @@ impl LiveDetection {
         Ok(m)
     }
 
-    /// Detects on a batch of attributed events and records the alerts.
-    /// `checkpoint` is the batch's (stream, end position) when it was read
-    /// from a stream; events below that stream's mark were recorded before
-    /// a crash and are skipped. On error nothing is recorded and the batch
-    /// may be offered again.
+    /// Detects on a batch of attributed events and records the alerts at
+    /// once (for paths without a writer thread, such as dead-letter replay).
     pub fn on_batch(&self, events: &[Accepted], checkpoint: Option<(i64, i64)>) -> Result<usize, AlertsError> {
+        let mut pending = Pending::default();
+        self.detect(events, checkpoint, &mut pending)?;
+        self.record(pending)
+    }
+
+    /// Detects on a batch of attributed events and adds its hits to
+    /// `pending`, to be [`LiveDetection::record`]ed when due.
+    /// `checkpoint` is the batch's (stream, end position) when it was read
+    /// from a stream; events below that stream's recorded mark were
+    /// counted before a crash and are skipped.
+    pub fn detect(&self, events: &[Accepted], checkpoint: Option<(i64, i64)>, pending: &mut Pending) -> Result<(), AlertsError> {
         let content = self.content.load();
         let skip = match checkpoint {
             Some((stream, _)) => self.mark(stream)?.map(|m| (stream, m)),
             None => None,
         };
         let window = (self.config.window_secs.max(1) as i64) * 1_000_000;
-        let mut alerts: HashMap<Key, AlertHits> = HashMap::new();
+        let alerts = &mut pending.alerts;
         let mut rules = content.rules.lock().expect("rules lock");
         for a in events {
             // Replayed events still pass through the rules: correlation
@@ -152,7 +195,15 @@ impl LiveDetection {
             // Each affected asset, or once unattributed.
             let targets: Vec<Option<&Affected>> = if affected.is_empty() { vec![None] } else { affected.iter().map(Some).collect() };
             for f in &findings {
-                let sample = || serde_json::json!({ "stream": a.origin.stream, "pos": a.origin.pos, "event": doc, "match": f.detail });
+                // Built by hand: `json!` would serialise `doc` field by field.
+                let sample = || {
+                    let mut m = serde_json::Map::new();
+                    m.insert("stream".into(), a.origin.stream.into());
+                    m.insert("pos".into(), a.origin.pos.into());
+                    m.insert("event".into(), doc.clone());
+                    m.insert("match".into(), f.detail.clone().unwrap_or_default());
+                    serde_json::Value::Object(m)
+                };
                 for &t in &targets {
                     let key = (
                         f.rule_id.clone(),
@@ -171,15 +222,30 @@ impl LiveDetection {
             }
         }
         drop(rules);
-        let hits: Vec<AlertHits> = alerts.into_values().collect();
-        // A batch without hits needs no mark: replaying it finds none again.
-        if hits.is_empty() {
+        // Without hits no mark is needed: replaying finds none again.
+        if !alerts.is_empty() {
+            pending.since.get_or_insert_with(Instant::now);
+            if let Some((stream, pos)) = checkpoint {
+                pending.marks.insert(stream, pos);
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges `pending` into the stored alerts and advances its marks, in
+    /// one transaction. Returns the alerts written. On error nothing is
+    /// recorded: the caller must not checkpoint past the events behind
+    /// `pending`, so that they are read and detected on again.
+    pub fn record(&self, pending: Pending) -> Result<usize, AlertsError> {
+        if pending.is_empty() {
             return Ok(0);
         }
-        let marks: Vec<(i64, i64)> = checkpoint.into_iter().collect();
+        let hits: Vec<AlertHits> = pending.alerts.into_values().collect();
+        let marks: Vec<(i64, i64)> = pending.marks.into_iter().collect();
         self.sink.record(&hits, &marks)?;
-        if let Some((stream, pos)) = checkpoint {
-            self.marks.lock().expect("marks lock").insert(stream, Some(pos));
+        let mut known = self.marks.lock().expect("marks lock");
+        for &(stream, pos) in &marks {
+            known.insert(stream, Some(pos));
         }
         Ok(hits.len())
     }

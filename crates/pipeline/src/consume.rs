@@ -22,17 +22,19 @@ type StageKey = (Format, String, String, Option<String>);
 impl Pipeline {
     /// Processes the spool until `stop` is set (checked at least every 200 ms).
     pub fn run_spool(&self, spool: &Spool, stop: &AtomicBool) -> Result<()> {
-        let (tx, rx) = sync_channel::<Batch>(QUEUE_BATCHES);
+        let (tx, rx) = sync_channel::<Work>(QUEUE_BATCHES);
         std::thread::scope(|s| {
             let writer = s.spawn(move || self.write_all(rx));
-            let read = self.spool_loop(spool, stop, &tx);
-            drop(tx);
+            let mut feed = Feed::new(tx, self.counters.clone());
+            let read = self.spool_loop(spool, stop, &mut feed);
+            feed.flush();
+            drop(feed);
             writer.join().expect("the writer thread does not panic")?;
             read
         })
     }
 
-    fn spool_loop(&self, spool: &Spool, stop: &AtomicBool, tx: &SyncSender<Batch>) -> Result<()> {
+    fn spool_loop(&self, spool: &Spool, stop: &AtomicBool, feed: &mut Feed) -> Result<()> {
         let spool_err = |e: crate::spool::SpoolError| PipelineError::Input { what: "spool".into(), why: e.to_string() };
         let mut stages: HashMap<StageKey, Stage> = HashMap::new();
         // How far batches have been handed to the writer, per segment.
@@ -97,11 +99,15 @@ impl Pipeline {
                 }
                 batch.checkpoint = Some((stream.id, end as i64));
                 sent.insert(seg, end);
-                if !self.send(tx, batch)? {
+                if !self.send(feed, batch)? {
                     return Ok(()); // the writer stopped; its error is returned by the caller
                 }
             }
             if !progressed {
+                // Idle: the hits held so far are recorded now, not when more comes.
+                if !feed.flush() {
+                    return Ok(());
+                }
                 spool.wait(&mut seen, Duration::from_millis(200));
             }
         }

@@ -172,11 +172,14 @@ impl Pipeline {
             v => v.to_string(),
         };
         let mut report = Report { stream: stream.name.clone(), from: start, to: start, ..Default::default() };
-        let (tx, rx) = sync_channel::<Batch>(QUEUE_BATCHES);
+        let (tx, rx) = sync_channel::<Work>(QUEUE_BATCHES);
         let written = std::thread::scope(|s| -> Result<shouwang_eventstore::Written> {
             let writer = s.spawn(move || self.write_all(rx));
-            let read = self.read_loop(input, stream, start, source, &variant, header, &what, &tx, &mut report, progress);
-            drop(tx);
+            let mut feed = Feed::new(tx, self.counters.clone());
+            let read = self.read_loop(input, stream, start, source, &variant, header, &what, &mut feed, &mut report, progress);
+            // What was read is recorded even if reading then failed.
+            feed.flush();
+            drop(feed);
             let written = writer.join().expect("the writer thread does not panic");
             // A writer failure is the cause of a reader's hang-up: report it first.
             let written = written?;
@@ -200,7 +203,7 @@ impl Pipeline {
         variant: &str,
         mut header: Option<Vec<u8>>,
         what: &str,
-        tx: &SyncSender<Batch>,
+        feed: &mut Feed,
         report: &mut Report,
         progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
@@ -244,23 +247,23 @@ impl Pipeline {
                 }
             }
             if batch.events.len() + batch.dead.len() >= BATCH_RECORDS {
-                self.flush(tx, &mut batch, stream, lines.position(), report)?;
+                self.flush(feed, &mut batch, stream, lines.position(), report)?;
                 progress(lines.position());
             }
         }
-        self.flush(tx, &mut batch, stream, lines.position(), report)?;
+        self.flush(feed, &mut batch, stream, lines.position(), report)?;
         progress(lines.position());
         report.to = lines.position();
         Ok(())
     }
 
-    fn flush(&self, tx: &SyncSender<Batch>, batch: &mut Batch, stream: &Stream, pos: u64, report: &mut Report) -> Result<()> {
+    fn flush(&self, feed: &mut Feed, batch: &mut Batch, stream: &Stream, pos: u64, report: &mut Report) -> Result<()> {
         for d in &batch.dead {
             *report.rejected.entry(d.reason.clone()).or_default() += 1;
         }
         let mut full = std::mem::take(batch);
         full.checkpoint = Some((stream.id, pos as i64));
-        if self.send(tx, full)? {
+        if self.send(feed, full)? {
             Ok(())
         } else {
             // The writer hung up; its error is returned by the caller.

@@ -11,11 +11,12 @@ mod files;
 mod replay;
 pub mod spool;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, SyncSender};
 
-use shouwang_alerts::LiveDetection;
+use shouwang_alerts::{LiveDetection, Pending};
 use shouwang_eventstore::{Accepted, Batch, DeadLetter, EventStore, EventStoreError, Origin, Written};
 use shouwang_ingest::parse::{Ctx, FieldMaps, Parser};
 use shouwang_ingest::{Format, Reject};
@@ -49,6 +50,58 @@ pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
 pub const BATCH_RECORDS: usize = 4096;
 /// Batches parsed ahead of the writer before the reader waits (backpressure).
 pub const QUEUE_BATCHES: usize = 4;
+
+/// A batch on its way to the writer, and the alert hits to record after
+/// it with the checkpoints held back for them (see [`Feed`]).
+struct Work {
+    batch: Batch,
+    hits: Option<(Pending, Vec<(i64, i64)>)>,
+}
+
+/// The reading side of a run: the queue to the writer, and the alert hits
+/// detected but not yet handed over.
+///
+/// Hits are held in memory for up to [`shouwang_alerts::RECORD_EVERY`], so
+/// that a burst on one asset is one alert upsert rather than one per batch.
+/// Meanwhile the checkpoints of the batches behind them are held too, and
+/// written only after the hits are recorded: a crash in between reads
+/// those batches again, their events count as duplicates, and their hits,
+/// never recorded, are detected anew. Hits recorded just before a crash
+/// are not counted twice: their marks were recorded with them.
+struct Feed {
+    tx: SyncSender<Work>,
+    counters: Arc<Counters>,
+    hits: Pending,
+    held: HashMap<i64, i64>,
+}
+
+impl Feed {
+    fn new(tx: SyncSender<Work>, counters: Arc<Counters>) -> Feed {
+        Feed { tx, counters, hits: Pending::default(), held: HashMap::new() }
+    }
+
+    /// Queues `batch`, with the held hits if `all` or if they are due.
+    /// `false` when the writer has stopped.
+    fn queue(&mut self, mut batch: Batch, all: bool) -> bool {
+        if !self.hits.is_empty()
+            && let Some((stream, pos)) = batch.checkpoint.take()
+        {
+            self.held.insert(stream, pos);
+        }
+        let hits = if (all || self.hits.due()) && !(self.hits.is_empty() && self.held.is_empty()) {
+            Some((std::mem::take(&mut self.hits), self.held.drain().collect()))
+        } else {
+            None
+        };
+        self.counters.queued.fetch_add(1, Relaxed);
+        self.tx.send(Work { batch, hits }).is_ok()
+    }
+
+    /// Hands over whatever is held (the input is idle or at its end).
+    fn flush(&mut self) -> bool {
+        self.hits.is_empty() && self.held.is_empty() || self.queue(Batch::default(), true)
+    }
+}
 
 /// What the pipeline runs against; cheap to clone.
 #[derive(Clone)]
@@ -157,10 +210,10 @@ impl Pipeline {
 
     /// Tags a parsed batch with its units, detects on it, counts it, and
     /// queues it for the writer. `Ok(false)` when the writer has stopped.
-    fn send(&self, tx: &SyncSender<Batch>, mut batch: Batch) -> Result<bool> {
+    fn send(&self, feed: &mut Feed, mut batch: Batch) -> Result<bool> {
         self.attributor.tag(batch.events.iter_mut().map(|a| &mut a.event));
         if let Some(d) = &self.detection {
-            d.on_batch(&batch.events, batch.checkpoint)?;
+            d.detect(&batch.events, batch.checkpoint, &mut feed.hits)?;
         }
         let c = &self.counters;
         c.received.fetch_add((batch.events.len() + batch.dead.len()) as u64, Relaxed);
@@ -170,14 +223,15 @@ impl Pipeline {
                 c.reject(r, 1);
             }
         }
-        c.queued.fetch_add(1, Relaxed);
-        Ok(tx.send(batch).is_ok())
+        Ok(feed.queue(batch, false))
     }
 
-    /// The writer: stores batches in order until the senders hang up.
-    fn write_all(&self, rx: Receiver<Batch>) -> Result<Written> {
+    /// The writer: stores batches in order until the senders hang up; after
+    /// a batch, records the alert hits handed over with it, then the
+    /// checkpoints held back for them.
+    fn write_all(&self, rx: Receiver<Work>) -> Result<Written> {
         let mut total = Written::default();
-        for batch in rx {
+        for Work { batch, hits } in rx {
             self.counters.queued.fetch_sub(1, Relaxed);
             let w = self.events.write(&batch)?;
             self.counters.written.fetch_add(w.events, Relaxed);
@@ -185,6 +239,14 @@ impl Pipeline {
             total.events += w.events;
             total.duplicates += w.duplicates;
             total.dead += w.dead;
+            if let Some((pending, held)) = hits {
+                if let Some(d) = &self.detection {
+                    d.record(pending)?;
+                }
+                for checkpoint in held {
+                    self.events.write(&Batch { checkpoint: Some(checkpoint), ..Batch::default() })?;
+                }
+            }
         }
         Ok(total)
     }

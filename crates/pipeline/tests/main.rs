@@ -1,6 +1,7 @@
 //! The pipeline through its public surface, on real SQLite files and the
 //! example registry.
 
+mod alerts;
 mod files;
 mod spool;
 

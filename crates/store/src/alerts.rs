@@ -19,6 +19,11 @@ use crate::{Result, Store, StoreError, now_micros, ts};
 /// often it fires.
 pub const MAX_SAMPLES: usize = 5;
 
+/// Alerts per upsert statement, 16 parameters each: few round trips for
+/// thousands of alerts, while binding stays cheap (SQLite finds a `$N`
+/// parameter by a linear search, so binding is quadratic in their number).
+const UPSERT_ROWS: usize = 32;
+
 /// The levels, most severe first (GB/T 20986-2023).
 const LEVELS: [&str; 4] = ["I", "II", "III", "IV"];
 
@@ -145,11 +150,13 @@ fn json(r: &AnyRow, col: &str) -> Result<serde_json::Value> {
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("alert {col}: {e}")))
 }
 
+/// What [`alert_of`] reads, named: a cached `SELECT *` can outlive a
+/// change to the table.
+const ALERT_COLUMNS: &str = "id, rule_id, title, source, unit, asset, window_start, severity, category, category_reason, \
+     proposed_level, grading, level, override_reason, overridden_by, overridden_at, hits, first_seen, last_seen, created_at, updated_at";
+
+/// An alert row, without its samples (see [`with_samples`]).
 fn alert_of(r: &AnyRow) -> Result<Alert> {
-    let samples = match json(r, "samples")? {
-        serde_json::Value::Array(a) => a,
-        _ => return Err(StoreError::Corrupt("alert samples are not a list".into())),
-    };
     let overridden_at: Option<i64> = r.try_get("overridden_at")?;
     Ok(Alert {
         id: r.try_get("id")?,
@@ -168,7 +175,7 @@ fn alert_of(r: &AnyRow) -> Result<Alert> {
             hits: r.try_get("hits")?,
             first_seen: ts(r.try_get("first_seen")?),
             last_seen: ts(r.try_get("last_seen")?),
-            samples,
+            samples: Vec::new(),
         },
         level: r.try_get("level")?,
         overridden: match overridden_at {
@@ -184,107 +191,143 @@ fn alert_of(r: &AnyRow) -> Result<Alert> {
     })
 }
 
+/// `alerts` with their samples, in the order they were seen.
+async fn with_samples(pool: &sqlx::AnyPool, mut alerts: Vec<Alert>) -> Result<Vec<Alert>> {
+    if alerts.is_empty() {
+        return Ok(alerts);
+    }
+    let list = alerts.iter().map(|a| a.id.to_string()).collect::<Vec<_>>().join(", ");
+    let rows = sqlx::query(&format!("SELECT alert_id, sample FROM alert_samples WHERE alert_id IN ({list}) ORDER BY alert_id, n"))
+        .fetch_all(pool)
+        .await?;
+    let mut by_id: std::collections::HashMap<i64, Vec<serde_json::Value>> = std::collections::HashMap::new();
+    for r in &rows {
+        by_id.entry(r.try_get("alert_id")?).or_default().push(json(r, "sample")?);
+    }
+    for a in &mut alerts {
+        a.hits.samples = by_id.remove(&a.id).unwrap_or_default();
+    }
+    Ok(alerts)
+}
+
+/// `chunk`'s hits merged into their alerts, inserted where new; the
+/// alerts' ids, in `chunk`'s order.
+async fn upsert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, chunk: &[AlertHits], now: i64) -> Result<Vec<i64>> {
+    let mut sql = String::from(
+        "INSERT INTO alerts (rule_id, title, source, unit, asset, window_start, severity, category, category_reason, \
+         proposed_level, grading, level, hits, first_seen, last_seen, created_at, updated_at) VALUES ",
+    );
+    for i in 0..chunk.len() {
+        // $1 is `now`; then 14 parameters per row, in column order except
+        // `level`, which starts as the proposal.
+        let mut row: Vec<String> = (2 + i * 14..2 + (i + 1) * 14).map(|n| format!("${n}")).collect();
+        row.insert(11, row[9].clone());
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        sql.push_str(&row.join(", "));
+        sql.push_str(", $1, $1)");
+    }
+    // A more severe proposal (the registry now says the asset matters
+    // more) replaces the old one; the level in force follows it unless an
+    // analyst decided. Levels order as text: I < II < III < IV.
+    sql.push_str(
+        " ON CONFLICT (rule_id, unit, asset, window_start) DO UPDATE SET \
+         hits = alerts.hits + excluded.hits, \
+         first_seen = CASE WHEN excluded.first_seen < alerts.first_seen THEN excluded.first_seen ELSE alerts.first_seen END, \
+         last_seen = CASE WHEN excluded.last_seen > alerts.last_seen THEN excluded.last_seen ELSE alerts.last_seen END, \
+         updated_at = excluded.updated_at, \
+         grading = CASE WHEN excluded.proposed_level < alerts.proposed_level THEN excluded.grading ELSE alerts.grading END, \
+         level = CASE WHEN excluded.proposed_level < alerts.proposed_level AND alerts.overridden_at IS NULL \
+                 THEN excluded.proposed_level ELSE alerts.level END, \
+         proposed_level = CASE WHEN excluded.proposed_level < alerts.proposed_level \
+                          THEN excluded.proposed_level ELSE alerts.proposed_level END \
+         RETURNING id, rule_id, unit, asset, window_start",
+    );
+    let mut q = sqlx::query(&sql).bind(now);
+    for h in chunk {
+        q = q
+            .bind(&h.rule_id)
+            .bind(&h.title)
+            .bind(&h.source)
+            .bind(h.unit.clone().unwrap_or_default())
+            .bind(h.asset.clone().unwrap_or_default())
+            .bind(h.window_start.as_microsecond())
+            .bind(&h.severity)
+            .bind(h.category.clone().unwrap_or_default())
+            .bind(h.category_reason.clone().unwrap_or_default())
+            .bind(&h.proposed_level)
+            .bind(h.grading.to_string())
+            .bind(h.hits)
+            .bind(h.first_seen.as_microsecond())
+            .bind(h.last_seen.as_microsecond());
+    }
+    // RETURNING's order is not promised: rows are matched back by key.
+    let mut by_key = std::collections::HashMap::new();
+    for r in q.fetch_all(&mut **tx).await? {
+        let key: (String, String, String, i64) =
+            (r.try_get("rule_id")?, r.try_get("unit")?, r.try_get("asset")?, r.try_get("window_start")?);
+        by_key.insert(key, r.try_get::<i64, _>("id")?);
+    }
+    chunk
+        .iter()
+        .map(|h| {
+            let key = (
+                h.rule_id.clone(),
+                h.unit.clone().unwrap_or_default(),
+                h.asset.clone().unwrap_or_default(),
+                h.window_start.as_microsecond(),
+            );
+            by_key.get(&key).copied().ok_or_else(|| StoreError::Corrupt(format!("alert upsert returned no row for {}", h.rule_id)))
+        })
+        .collect()
+}
+
+/// Adds `chunk`'s samples to alerts `ids` up to [`MAX_SAMPLES`] each.
+async fn add_samples(tx: &mut sqlx::Transaction<'_, sqlx::Any>, chunk: &[AlertHits], ids: &[i64]) -> Result<()> {
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let kept: std::collections::HashMap<i64, i64> =
+        sqlx::query(&format!("SELECT alert_id, COUNT(*) AS n FROM alert_samples WHERE alert_id IN ({list}) GROUP BY alert_id"))
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("alert_id")?, r.try_get("n")?)))
+            .collect::<Result<_>>()?;
+    let mut rows: Vec<(i64, i64, String)> = Vec::new();
+    for (h, &id) in chunk.iter().zip(ids) {
+        let have = kept.get(&id).copied().unwrap_or(0);
+        let room = MAX_SAMPLES.saturating_sub(usize::try_from(have).unwrap_or(MAX_SAMPLES));
+        for (i, sample) in h.samples.iter().take(room).enumerate() {
+            rows.push((id, have + i as i64, sample.to_string()));
+        }
+    }
+    for part in rows.chunks(UPSERT_ROWS * 4) {
+        let values: Vec<String> = (0..part.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
+        let sql = format!("INSERT INTO alert_samples (alert_id, n, sample) VALUES {}", values.join(", "));
+        let mut q = sqlx::query(&sql);
+        for (id, n, sample) in part {
+            q = q.bind(*id).bind(*n).bind(sample.as_str());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Merges detection's hits into alerts and advances the streams'
     /// marks, in one transaction: either all of a batch's hits count, and
     /// the replay of that batch is skipped, or none do.
+    ///
+    /// Hits go in as multi-row upserts, [`UPSERT_ROWS`] at a time: counts,
+    /// first/last seen and a more severe proposal merge in SQL. Samples are
+    /// added only to alerts that still have room for them.
     pub async fn record_alerts(&self, hits: &[AlertHits], marks: &[(i64, i64)]) -> Result<()> {
+        if let Some(h) = hits.iter().find(|h| !level_ok(&h.proposed_level)) {
+            return Err(StoreError::Invalid(format!("alert level `{}` is not I, II, III or IV", h.proposed_level)));
+        }
         let now = now_micros();
         let mut tx = self.pool.begin().await?;
-        for h in hits {
-            if !level_ok(&h.proposed_level) {
-                return Err(StoreError::Invalid(format!("alert level `{}` is not I, II, III or IV", h.proposed_level)));
-            }
-            let unit = h.unit.clone().unwrap_or_default();
-            let asset = h.asset.clone().unwrap_or_default();
-            let window = h.window_start.as_microsecond();
-            // Only the columns a merge needs: samples (kilobytes) are read
-            // and rewritten only while the alert still has room for more.
-            let row = sqlx::query(
-                "SELECT id, hits, first_seen, last_seen, proposed_level, overridden_at, samples_kept FROM alerts \
-                 WHERE rule_id = $1 AND unit = $2 AND asset = $3 AND window_start = $4",
-            )
-            .bind(&h.rule_id)
-            .bind(&unit)
-            .bind(&asset)
-            .bind(window)
-            .fetch_optional(&mut *tx)
-            .await?;
-            match row {
-                None => {
-                    let samples = &h.samples[..h.samples.len().min(MAX_SAMPLES)];
-                    sqlx::query(
-                        "INSERT INTO alerts (rule_id, title, source, unit, asset, window_start, severity, category, category_reason, \
-                         proposed_level, grading, level, hits, first_seen, last_seen, samples, samples_kept, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $12, $13, $14, $15, $16, $17, $17)",
-                    )
-                    .bind(&h.rule_id)
-                    .bind(&h.title)
-                    .bind(&h.source)
-                    .bind(&unit)
-                    .bind(&asset)
-                    .bind(window)
-                    .bind(&h.severity)
-                    .bind(h.category.clone().unwrap_or_default())
-                    .bind(h.category_reason.clone().unwrap_or_default())
-                    .bind(&h.proposed_level)
-                    .bind(h.grading.to_string())
-                    .bind(h.hits)
-                    .bind(h.first_seen.as_microsecond())
-                    .bind(h.last_seen.as_microsecond())
-                    .bind(serde_json::Value::from(samples.to_vec()).to_string())
-                    .bind(samples.len() as i64)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Some(row) => {
-                    let id: i64 = row.try_get("id")?;
-                    let hits: i64 = row.try_get("hits")?;
-                    let first_seen: i64 = row.try_get("first_seen")?;
-                    let last_seen: i64 = row.try_get("last_seen")?;
-                    sqlx::query("UPDATE alerts SET hits = $1, first_seen = $2, last_seen = $3, updated_at = $4 WHERE id = $5")
-                        .bind(hits + h.hits)
-                        .bind(first_seen.min(h.first_seen.as_microsecond()))
-                        .bind(last_seen.max(h.last_seen.as_microsecond()))
-                        .bind(now)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    let kept: i64 = row.try_get("samples_kept")?;
-                    let room = MAX_SAMPLES.saturating_sub(usize::try_from(kept).unwrap_or(MAX_SAMPLES)).min(h.samples.len());
-                    if room > 0 {
-                        let text: String =
-                            sqlx::query_scalar("SELECT samples FROM alerts WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
-                        let mut samples: Vec<serde_json::Value> =
-                            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("alert samples: {e}")))?;
-                        samples.extend(h.samples.iter().take(room).cloned());
-                        sqlx::query("UPDATE alerts SET samples = $1, samples_kept = $2 WHERE id = $3")
-                            .bind(serde_json::Value::from(samples.clone()).to_string())
-                            .bind(samples.len() as i64)
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    // A more severe proposal (the registry now says the asset
-                    // matters more) replaces the old one; the level in force
-                    // follows it unless an analyst decided.
-                    let proposed: String = row.try_get("proposed_level")?;
-                    if h.proposed_level < proposed {
-                        let overridden = row.try_get::<Option<i64>, _>("overridden_at")?.is_some();
-                        sqlx::query(
-                            "UPDATE alerts SET proposed_level = $1, grading = $2, \
-                             level = CASE WHEN $3 = 1 THEN level ELSE $1 END WHERE id = $4",
-                        )
-                        .bind(&h.proposed_level)
-                        .bind(h.grading.to_string())
-                        .bind(i64::from(overridden))
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-            }
+        for chunk in hits.chunks(UPSERT_ROWS) {
+            let ids = upsert(&mut tx, chunk, now).await?;
+            add_samples(&mut tx, chunk, &ids).await?;
         }
         for &(stream, pos) in marks {
             sqlx::query(
@@ -351,7 +394,7 @@ impl Store {
         }
         let limit = f.param(Bind::I(q.limit.unwrap_or(100).clamp(1, 1000)));
         let offset = f.param(Bind::I(q.offset.unwrap_or(0).max(0)));
-        let sql = format!("SELECT * FROM alerts{} ORDER BY last_seen DESC, id DESC LIMIT {limit} OFFSET {offset}", f.sql);
+        let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts{} ORDER BY last_seen DESC, id DESC LIMIT {limit} OFFSET {offset}", f.sql);
         let mut query = sqlx::query(&sql);
         for b in f.binds {
             query = match b {
@@ -359,16 +402,19 @@ impl Store {
                 Bind::I(i) => query.bind(i),
             };
         }
-        query.fetch_all(&self.pool).await?.iter().map(alert_of).collect()
+        let alerts = query.fetch_all(&self.pool).await?.iter().map(alert_of).collect::<Result<Vec<_>>>()?;
+        with_samples(&self.pool, alerts).await
     }
 
     /// One alert, if the caller may see it.
     pub async fn alert(&self, p: &Principal, id: i64) -> Result<Alert> {
         p.require(Perm::ReadAlerts)?;
         let vis = self.visibility(p).await?;
-        let row = sqlx::query("SELECT * FROM alerts WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1")).bind(id).fetch_optional(&self.pool).await?;
         match row.map(|r| alert_of(&r)).transpose()? {
-            Some(a) if a.hits.unit.as_deref().map_or(vis == Visibility::All, |u| vis.sees(u)) => Ok(a),
+            Some(a) if a.hits.unit.as_deref().map_or(vis == Visibility::All, |u| vis.sees(u)) => {
+                Ok(with_samples(&self.pool, vec![a]).await?.remove(0))
+            }
             _ => Err(StoreError::NotFound(format!("alert {id}"))),
         }
     }

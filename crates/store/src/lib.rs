@@ -70,6 +70,7 @@ pub enum Backend {
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_alerts.sql"), include_str!("../migrations/postgres/0002_alerts.sql")),
+    (3, include_str!("../migrations/sqlite/0003_alert_samples.sql"), include_str!("../migrations/postgres/0003_alert_samples.sql")),
 ];
 
 /// The store. Cheap to clone (a pool handle).

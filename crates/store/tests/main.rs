@@ -61,6 +61,7 @@ macro_rules! store_tests {
 
 store_tests!(
     migrations_are_idempotent,
+    alert_samples_survive_migration_3,
     demo_import_then_attribute,
     dry_run_changes_nothing,
     export_import_round_trips_exactly,

@@ -471,6 +471,18 @@ pub async fn alerts_aggregate_scope_and_keep_overrides(store: &Store) {
     store.record_alerts(&[hits("r1", Some("S1"), "IV", "2026-11-01T10:09:00Z", 1)], &[]).await.unwrap();
     let a = store.alert(&school, s1.id).await.unwrap();
     assert_eq!((a.level.as_str(), a.hits.hits), ("II", 8));
+    // A more severe proposal after the override changes the proposal, not the decision.
+    store.record_alerts(&[hits("r1", Some("S1"), "I", "2026-11-01T10:10:00Z", 1)], &[]).await.unwrap();
+    let a = store.alert(&school, s1.id).await.unwrap();
+    assert_eq!((a.level.as_str(), a.hits.proposed_level.as_str(), a.hits.hits), ("II", "I", 9));
+    assert_eq!(a.hits.grading["reasons"][0], "level I");
+    // Many alerts at once (several upsert statements), mixed with a merge.
+    let mut many: Vec<_> = (0..450).map(|i| hits(&format!("bulk{i}"), Some("S1"), "IV", "2026-11-01T11:00:00Z", 1)).collect();
+    many.push(hits("r1", Some("S1"), "IV", "2026-11-01T10:11:00Z", 2));
+    store.record_alerts(&many, &[]).await.unwrap();
+    let bulk = store.alerts(&admin(), &q(|q| q.limit = Some(1000))).await.unwrap();
+    assert_eq!(bulk.iter().filter(|a| a.hits.rule_id.starts_with("bulk")).count(), 450);
+    assert_eq!(store.alert(&school, s1.id).await.unwrap().hits.hits, 11);
     let audit = store.audit_entries(&admin(), 10).await.unwrap();
     let e = audit.iter().find(|e| e.action == "alert.level").expect("the override is audited");
     assert_eq!((e.actor.as_str(), e.target.clone(), e.reason.as_str()), ("ana", format!("alert:{}", s1.id), "test server holds exam data"));
@@ -481,4 +493,33 @@ pub async fn alerts_aggregate_scope_and_keep_overrides(store: &Store) {
     assert!(store.record_alerts(&[hits("r8", Some("S1"), "IV", "2026-11-01T10:00:00Z", 1), bad], &[(7, 900)]).await.is_err());
     assert_eq!(store.alert_mark(7).await.unwrap(), Some(200));
     assert!(store.alerts(&admin(), &q(|q| q.rule = Some("r8".into()))).await.unwrap().is_empty());
+}
+
+/// Migration 3 moves the samples that alerts held in their own row into
+/// `alert_samples`, in order: rebuilt here as it was before, then migrated.
+pub async fn alert_samples_survive_migration_3(store: &Store) {
+    let admin = admin();
+    let pool = store.pool();
+    for sql in [
+        "DROP TABLE alert_samples",
+        "ALTER TABLE alerts ADD COLUMN samples TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE alerts ADD COLUMN samples_kept BIGINT NOT NULL DEFAULT 0",
+        "DELETE FROM schema_migrations WHERE version = 3",
+        "INSERT INTO alerts (rule_id, title, source, unit, asset, window_start, severity, category, category_reason, proposed_level, \
+         grading, level, hits, first_seen, last_seen, samples, samples_kept, created_at, updated_at) VALUES ('r1', 'rule r1', 'sigma', '', '', \
+         0, 'high', '', '', 'III', '{}', 'III', 2, 1, 2, '[{\"n\":0,\"at\":\"a\"},{\"n\":1,\"at\":\"b\"}]', 2, 1, 2)",
+    ] {
+        sqlx::raw_sql(sql).execute(pool).await.unwrap();
+    }
+    store.migrate().await.unwrap();
+    let all = store.alerts(&admin, &Default::default()).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].hits.samples, [serde_json::json!({ "n": 0, "at": "a" }), serde_json::json!({ "n": 1, "at": "b" })]);
+    // And later hits add to the moved samples, up to the limit.
+    let mut more = hits("r1", None, "III", "1970-01-01T00:00:00Z", 4);
+    more.window_start = jiff::Timestamp::UNIX_EPOCH;
+    store.record_alerts(&[more], &[]).await.unwrap();
+    let a = store.alert(&admin, all[0].id).await.unwrap();
+    assert_eq!((a.hits.hits, a.hits.samples.len()), (6, shouwang_store::MAX_SAMPLES));
+    assert_eq!(a.hits.samples[2], serde_json::json!({ "n": 0, "at": "1970-01-01T00:00:00Z" }));
 }
