@@ -4,7 +4,7 @@
 //! corpus, and every subject must return the same answers as ours before its
 //! time counts. Each figure is the median of `--runs` runs, with min and max.
 //!
-//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e|intel|detect] [--indicators N] [--hot] [--profile RUNG]
+//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e|intel|detect|hunt] [--indicators N] [--copies N] [--hot] [--profile RUNG]
 //!
 //! Run under `taskset -c 1` for a one-core figure.
 
@@ -13,6 +13,7 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod detect;
+mod hunt;
 mod intel;
 
 use std::collections::HashMap;
@@ -132,6 +133,11 @@ fn main() {
         let n =
             args.iter().position(|a| a == "--indicators").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
         detect::run(runs, n);
+    }
+    if want("hunt") {
+        // `--copies N`: how many times the regression samples are repeated.
+        let n = args.iter().position(|a| a == "--copies").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(400);
+        hunt::run(runs, n);
     }
     if want("intel") {
         // `--indicators N` (default 10M, the scale).
