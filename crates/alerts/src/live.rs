@@ -89,6 +89,11 @@ impl Pending {
         self.alerts.len()
     }
 
+    /// Per stream, the position up to which the held hits count.
+    pub fn marks(&self) -> Vec<(i64, i64)> {
+        self.marks.iter().map(|(&s, &p)| (s, p)).collect()
+    }
+
     /// Whether it is time to record: held for [`RECORD_EVERY`], or full.
     pub fn due(&self) -> bool {
         self.alerts.len() >= MAX_PENDING || self.since.is_some_and(|t| t.elapsed() >= RECORD_EVERY)

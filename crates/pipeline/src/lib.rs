@@ -11,7 +11,6 @@ mod files;
 mod replay;
 pub mod spool;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -51,11 +50,11 @@ pub const BATCH_RECORDS: usize = 4096;
 /// Batches parsed ahead of the writer before the reader waits (backpressure).
 pub const QUEUE_BATCHES: usize = 4;
 
-/// A batch on its way to the writer, and the alert hits to record after
-/// it with the checkpoints held back for them (see [`Feed`]).
+/// A batch on its way to the writer, and the alert hits to record after it
+/// (see [`Feed`]).
 struct Work {
     batch: Batch,
-    hits: Option<(Pending, Vec<(i64, i64)>)>,
+    hits: Option<Pending>,
 }
 
 /// The reading side of a run: the queue to the writer, and the alert hits
@@ -63,43 +62,38 @@ struct Work {
 ///
 /// Hits are held in memory for up to [`shouwang_alerts::RECORD_EVERY`], so
 /// that a burst on one asset is one alert upsert rather than one per batch.
-/// Meanwhile the checkpoints of the batches behind them are held too, and
-/// written only after the hits are recorded: a crash in between reads
-/// those batches again, their events count as duplicates, and their hits,
-/// never recorded, are detected anew. Hits recorded just before a crash
-/// are not counted twice: their marks were recorded with them.
+/// Meanwhile the checkpoints of the batches behind them are held too (they
+/// are the hits' marks) and written only after the hits are recorded: a
+/// crash in between reads those batches again, their events count as
+/// duplicates, and their hits, never recorded, are detected anew. Hits
+/// recorded just before a crash are not counted twice: their marks were
+/// recorded with them.
 struct Feed {
     tx: SyncSender<Work>,
     counters: Arc<Counters>,
     hits: Pending,
-    held: HashMap<i64, i64>,
 }
 
 impl Feed {
     fn new(tx: SyncSender<Work>, counters: Arc<Counters>) -> Feed {
-        Feed { tx, counters, hits: Pending::default(), held: HashMap::new() }
+        Feed { tx, counters, hits: Pending::default() }
     }
 
     /// Queues `batch`, with the held hits if `all` or if they are due.
     /// `false` when the writer has stopped.
     fn queue(&mut self, mut batch: Batch, all: bool) -> bool {
-        if !self.hits.is_empty()
-            && let Some((stream, pos)) = batch.checkpoint.take()
-        {
-            self.held.insert(stream, pos);
+        if !self.hits.is_empty() {
+            // Held as the hits' mark; written once they are recorded.
+            batch.checkpoint = None;
         }
-        let hits = if (all || self.hits.due()) && !(self.hits.is_empty() && self.held.is_empty()) {
-            Some((std::mem::take(&mut self.hits), self.held.drain().collect()))
-        } else {
-            None
-        };
+        let hits = ((all || self.hits.due()) && !self.hits.is_empty()).then(|| std::mem::take(&mut self.hits));
         self.counters.queued.fetch_add(1, Relaxed);
         self.tx.send(Work { batch, hits }).is_ok()
     }
 
     /// Hands over whatever is held (the input is idle or at its end).
     fn flush(&mut self) -> bool {
-        self.hits.is_empty() && self.held.is_empty() || self.queue(Batch::default(), true)
+        self.hits.is_empty() || self.queue(Batch::default(), true)
     }
 }
 
@@ -239,11 +233,12 @@ impl Pipeline {
             total.events += w.events;
             total.duplicates += w.duplicates;
             total.dead += w.dead;
-            if let Some((pending, held)) = hits {
+            if let Some(pending) = hits {
+                let checkpoints = pending.marks();
                 if let Some(d) = &self.detection {
                     d.record(pending)?;
                 }
-                for checkpoint in held {
+                for checkpoint in checkpoints {
                     self.events.write(&Batch { checkpoint: Some(checkpoint), ..Batch::default() })?;
                 }
             }
