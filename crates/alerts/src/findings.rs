@@ -83,7 +83,7 @@ impl Content {
                 title: format!("Threat indicator {} {} ({})", i.kind, i.value, i.source),
                 source: "indicator",
                 severity: confidence_level(i.confidence).into(),
-                labels: i.tags.iter().map(|t| (LabelSource::IndicatorTag, t.clone())).collect(),
+                labels: i.tags.iter().map(|t| (LabelSource::IndicatorTag, t.to_string())).collect(),
                 detail: Some(serde_json::json!({ "field": s.field, "observed": s.observed, "indicator": i })),
             });
         }

@@ -112,7 +112,7 @@ pub fn run(runs: usize, n: usize) {
         &mut [
             ("IPv4 address (contains)", q, &mut || ips.iter().filter(|ip| intel.contains(Observable::Ip(**ip))).count() as u64),
             ("IPv4 address (lookup with validity)", q, &mut || {
-                ips.iter().map(|ip| intel.lookup(Observable::Ip(*ip), now).len() as u64).sum()
+                ips.iter().map(|ip| intel.lookup(Observable::Ip(*ip), now).count() as u64).sum()
             }),
             ("name (contains; canonicalised, suffix walk)", q, &mut || {
                 names.iter().filter(|n| intel.contains(Observable::Name(n))).count() as u64

@@ -10,6 +10,6 @@ mod index;
 mod model;
 mod observe;
 
-pub use index::{Intel, IntelBuilder, Observable};
-pub use model::{Indicator, Kind, Tlp, canonical};
+pub use index::{Intel, IntelBuilder, Matches, Observable};
+pub use model::{Indicator, IndicatorRef, Kind, Tlp, canonical};
 pub use observe::{Sighting, observables};

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{Indicator, Intel, Observable};
+use crate::{IndicatorRef, Intel, Observable};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Holds {
@@ -64,7 +64,7 @@ pub struct Sighting<'a> {
     pub field: &'static str,
     /// The observable as the event wrote it.
     pub observed: String,
-    pub indicator: &'a Indicator,
+    pub indicator: IndicatorRef<'a>,
 }
 
 fn get<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {

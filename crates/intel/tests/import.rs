@@ -67,11 +67,13 @@ fn csv_rows_load_and_bad_ones_are_reported_by_line() {
     assert_eq!((report.loaded, report.rejected_total()), (7, report.read - 7));
     assert_eq!(report.rejected_by_reason.get("`…` is not an IPv4 or IPv6 address"), Some(&1), "{:?}", report.rejected_by_reason);
 
-    // Not UTF-8 (GBK) in one row: that row, not the file.
-    let gbk = b"type,value,tags\nip,192.0.2.1,\xc4\xe3\xba\xc3\nip,192.0.2.2,ok\n";
+    // Not UTF-8 (GBK) in one row: that row, not the file. Line 4 splits one
+    // character (中, E4 B8 AD) across two fields: each is invalid alone.
+    let gbk = b"type,value,tags,source\nip,192.0.2.1,\xc4\xe3\xba\xc3\nip,192.0.2.2,ok\nip,192.0.2.3,\xe4,\xb8\xad\n";
     let (got, report) = collect(|add| csv::read(&gbk[..], &Defaults::new("gbk.csv"), add));
     assert_eq!(got.len(), 1);
-    assert_eq!((report.rejected[0].at.as_str(), report.rejected[0].reason.as_str()), ("line 2", "not UTF-8 (convert GBK files to UTF-8)"));
+    let at: Vec<(&str, &str)> = report.rejected.iter().map(|r| (r.at.as_str(), r.reason.as_str())).collect();
+    assert_eq!(at, [("line 2", "not UTF-8 (convert GBK files to UTF-8)"), ("line 4", "not UTF-8 (convert GBK files to UTF-8)")]);
 
     let e = csv::read(&b"kind,val\nip,1.2.3.4\n"[..], &Defaults::new("x"), &mut |_| {}).unwrap_err();
     assert!(e.contains("must name `type` and `value`"), "{e}");
@@ -138,13 +140,13 @@ fn stix_bundles_load_simple_patterns_and_report_the_rest() {
     got.into_iter().for_each(|i| b.add(i));
     let intel = b.build(jiff::Timestamp::from_second(1_780_000_000).unwrap());
     let at = jiff::Timestamp::from_second(1_780_000_000).unwrap();
-    assert_eq!(intel.lookup(Observable::Ip("198.51.100.1".parse().unwrap()), at)[0].value, "198.51.100.1/32");
-    assert_eq!(intel.lookup(Observable::Ip("198.51.100.2".parse().unwrap()), at)[0].value, "198.51.100.0/24");
-    assert_eq!(intel.lookup(Observable::Name("CDN.Evil.Example"), at).len(), 1, "a domain covers its subdomains");
-    assert!(intel.lookup(Observable::Name("notevil.example"), at).is_empty());
-    assert_eq!(intel.lookup(Observable::Url("http://bücher.example/dl"), at).len(), 1, "IDN URLs compare as punycode");
+    assert_eq!(intel.lookup(Observable::Ip("198.51.100.1".parse().unwrap()), at).next().unwrap().value, "198.51.100.1/32");
+    assert_eq!(intel.lookup(Observable::Ip("198.51.100.2".parse().unwrap()), at).next().unwrap().value, "198.51.100.0/24");
+    assert_eq!(intel.lookup(Observable::Name("CDN.Evil.Example"), at).count(), 1, "a domain covers its subdomains");
+    assert_eq!(intel.lookup(Observable::Name("notevil.example"), at).count(), 0);
+    assert_eq!(intel.lookup(Observable::Url("http://bücher.example/dl"), at).count(), 1, "IDN URLs compare as punycode");
     let later = jiff::Timestamp::from_second(1_900_000_000).unwrap();
-    assert!(intel.lookup(Observable::Ip("198.51.100.1".parse().unwrap()), later).is_empty(), "expired for events after valid_until");
+    assert_eq!(intel.lookup(Observable::Ip("198.51.100.1".parse().unwrap()), later).count(), 0, "expired for events after valid_until");
 
     assert!(stix::read(&b"{\"type\": \"not-a-bundle\"}"[..], &Defaults::new("x"), &mut |_| {}).unwrap_err().contains("not a STIX bundle"));
     assert!(stix::read(&b"{\"type\": \"bundle\", "[..], &Defaults::new("x"), &mut |_| {}).unwrap_err().contains("not JSON"));

@@ -149,10 +149,12 @@ fn the_index_agrees_with_a_linear_scan() {
             other => other,
         };
         let mut want: Vec<&Indicator> = reference(&all, &nets, &reference_o, at);
-        let mut got = intel.lookup(o, at);
-        let key = |i: &&Indicator| (i.kind, i.value.clone(), i.source.clone());
+        let mut got: Vec<Indicator> = intel.lookup(o, at).map(|i| i.to_indicator()).collect();
+        let mut want: Vec<Indicator> = want.drain(..).cloned().collect();
+        let key = |i: &Indicator| (i.kind, i.value.clone(), i.source.clone(), i.valid_until);
         want.sort_by_key(key);
         got.sort_by_key(key);
+        assert_eq!(intel.contains(o), intel.lookup(o, jiff::Timestamp::from_second(1_750_000_000).unwrap()).next().is_some(), "{o:?}");
         assert_eq!(got, want, "query {q}: {o:?} at {at}");
         queries += 1;
         hits += usize::from(!got.is_empty());

@@ -88,9 +88,28 @@ impl ImportReport {
         *self.rejected_by_reason.entry(class(&reason)).or_default() += 1;
         if self.rejected.len() < MAX_DETAILED {
             let value: String = value.chars().take(200).collect();
-            self.rejected.push(Rejected { at, value, reason });
+            self.rejected.push(Rejected { at, value, reason: clip(&reason) });
         }
     }
+}
+
+/// A reason with each particular (the parts in backticks) cut to 100
+/// characters: a reason quotes the value, which may be megabytes.
+fn clip(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len().min(400));
+    for (n, part) in reason.split('`').enumerate() {
+        if n > 0 {
+            out.push('`');
+        }
+        match part.char_indices().nth(100) {
+            Some((cut, _)) if n % 2 == 1 => {
+                out.push_str(&part[..cut]);
+                out.push('…');
+            }
+            _ => out.push_str(part),
+        }
+    }
+    out
 }
 
 /// A reason with its particulars (the parts in backticks) blanked, so the
