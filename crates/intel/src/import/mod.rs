@@ -84,6 +84,18 @@ impl ImportReport {
         self.rejected_by_reason.values().sum()
     }
 
+    /// Adds the counts and rejections of a later part of the same input.
+    pub(crate) fn merge(&mut self, later: ImportReport) {
+        self.read += later.read;
+        self.loaded += later.loaded;
+        self.skipped += later.skipped;
+        let room = MAX_DETAILED.saturating_sub(self.rejected.len());
+        self.rejected.extend(later.rejected.into_iter().take(room));
+        for (reason, n) in later.rejected_by_reason {
+            *self.rejected_by_reason.entry(reason).or_default() += n;
+        }
+    }
+
     pub(crate) fn reject(&mut self, at: String, value: &str, reason: String) {
         *self.rejected_by_reason.entry(class(&reason)).or_default() += 1;
         if self.rejected.len() < MAX_DETAILED {
