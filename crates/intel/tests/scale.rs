@@ -135,7 +135,10 @@ fn ten_million_lines_with_bad_ones_planted() {
     assert_eq!(found(Observable::Ip(IpAddr::V4(host(9_999_001)))), [], "a valid address on a line that is not UTF-8");
     assert_eq!(found(Observable::Ip(IpAddr::V6(host(5_000_004).to_ipv6_mapped()))), [(Kind::Ip, format!("{}/32", host(5_000_004)))]);
     assert_eq!(found(Observable::Name("www.bücher7005.example")), [(Kind::Domain, "xn--bcher7005-q9a.example".to_string())]);
-    assert_eq!(found(Observable::Url("http://EVIL3003.example:80/%7e%41?q=%zz")), [(Kind::Url, "http://evil3003.example/%7e%41?q=%zz".to_string())]);
+    assert_eq!(
+        found(Observable::Url("http://EVIL3003.example:80/%7e%41?q=%zz")),
+        [(Kind::Url, "http://evil3003.example/%7e%41?q=%zz".to_string())]
+    );
     assert_eq!(found(Observable::Hash(&format!("{:064X}", 9_999_011u64))).len(), 1);
     assert_eq!(found(Observable::Name("x.d9999010.example")), [(Kind::Domain, "d9999010.example".to_string())]);
     assert_eq!(found(Observable::Name("d9999009.example")), [], "line 9,999,009 is an address, not a name");

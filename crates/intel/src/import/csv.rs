@@ -92,7 +92,10 @@ fn columns(header: &[u8]) -> Result<Columns, String> {
     rdr.read_record(&mut record).map_err(|e| format!("header row: {e}"))?;
     let col = |name: &str| record.iter().position(|h| h.trim().trim_start_matches('\u{feff}').trim().eq_ignore_ascii_case(name));
     let (Some(kind), Some(value)) = (col("type"), col("value")) else {
-        return Err(format!("the header row must name `type` and `value` columns (it has: {})", record.iter().collect::<Vec<_>>().join(", ")));
+        return Err(format!(
+            "the header row must name `type` and `value` columns (it has: {})",
+            record.iter().collect::<Vec<_>>().join(", ")
+        ));
     };
     Ok(Columns {
         kind,
@@ -225,7 +228,9 @@ fn parse(block: &[u8], first_line: u64, c: Columns, defaults: &Defaults) -> Pars
             continue;
         }
         // Every field is UTF-8 now, so `ok()` only drops absent columns.
-        let field = |c: Option<usize>| c.and_then(|c| record.get(c)).and_then(|b| std::str::from_utf8(b).ok()).map(str::trim).filter(|s| !s.is_empty());
+        let field = |c: Option<usize>| {
+            c.and_then(|c| record.get(c)).and_then(|b| std::str::from_utf8(b).ok()).map(str::trim).filter(|s| !s.is_empty())
+        };
         let value = field(Some(c.value)).unwrap_or_default();
         match row(&field, c, value, defaults) {
             Ok(i) => {
@@ -258,7 +263,9 @@ fn row<'a>(field: &dyn Fn(Option<usize>) -> Option<&'a str>, c: Columns, value: 
         tlp,
         valid_from: field(c.from).map(time).transpose()?,
         valid_until: field(c.until).map(time).transpose()?,
-        tags: field(c.tags).map(|t| t.split([';', '|']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect()).unwrap_or_default(),
+        tags: field(c.tags)
+            .map(|t| t.split([';', '|']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default(),
     };
     check_validity(&i)?;
     Ok(i)
