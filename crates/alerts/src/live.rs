@@ -147,6 +147,12 @@ impl LiveDetection {
         self.content.load().summary.clone()
     }
 
+    /// The `n` rules that have cost most on the sampled events since the
+    /// rules in use were loaded.
+    pub fn rule_costs(&self, n: usize) -> shouwang_detect::CostReport {
+        self.content.load().rules.lock().expect("rules lock").costs(n)
+    }
+
     pub fn categories(&self) -> &Categories {
         &self.categories
     }

@@ -7,12 +7,14 @@
 //! events' fields, and the shapes events arrive in (the Windows event
 //! export, [`windows`]).
 
+mod cost;
 pub mod hunt;
 mod rules;
 pub mod windows;
 
 use std::path::PathBuf;
 
+pub use cost::{CostReport, RuleCost, SAMPLE_EVERY, SLOW_MICROS};
 pub use rsigma_eval::{CorrelationConfig, Event as SigmaEvent, JsonEvent, Pipeline, PlainEvent, TimestampFallback};
 pub use rules::{LoadReport, MAX_RULE_FILE, Problem, Rules};
 use serde::Serialize;
@@ -93,6 +95,7 @@ impl Rules {
     /// one updates no correlation unless the configuration falls back to
     /// the wall clock.
     pub fn process_event(&mut self, event: &impl rsigma_eval::Event) -> Vec<Hit> {
+        self.costs.observe(self.engine.engine().rules(), &self.logsources, event);
         let results = self.engine.process_event(event);
         self.hits(results)
     }
@@ -100,8 +103,20 @@ impl Rules {
     /// Detections, then the correlations they complete, with `at` (Unix
     /// seconds, the event's time) as the correlation clock.
     pub fn process(&mut self, event: &impl rsigma_eval::Event, at: i64) -> Vec<Hit> {
+        self.costs.observe(self.engine.engine().rules(), &self.logsources, event);
         let results = self.engine.process_event_at(event, at);
         self.hits(results)
+    }
+
+    /// Times every rule that fits `event`, whatever the sampling says
+    /// (the sampled events do this; see [`CostReport`]).
+    pub fn time_rules(&mut self, event: &impl rsigma_eval::Event) {
+        self.costs.sample(self.engine.engine().rules(), &self.logsources, event);
+    }
+
+    /// The `n` rules that have cost most on the sampled events.
+    pub fn costs(&self, n: usize) -> CostReport {
+        self.costs.report(self.engine.engine().rules(), n)
     }
 }
 

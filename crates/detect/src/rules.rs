@@ -44,6 +44,9 @@ pub struct Rules {
     /// window holds a value, without applying the predicates (fixed in 0.26,
     /// which needs Rust 1.96), so they are applied to its results here.
     pub(crate) percentile_checks: std::collections::HashMap<String, Vec<(ConditionOperator, u64)>>,
+    /// The engine's log source extractor, for the cost samples.
+    pub(crate) logsources: rsigma_eval::LogSourceExtractor,
+    pub(crate) costs: crate::cost::Costs,
 }
 
 /// Rule files under `path`: the file itself, or every `.yml`/`.yaml` below
@@ -166,7 +169,7 @@ impl Rules {
                 CorrelationCondition::Extended(_) => None,
             })
             .collect();
-        Ok((Rules { engine, percentile_checks }, report))
+        Ok((Rules { engine, percentile_checks, logsources: logsources(), costs: Default::default() }, report))
     }
 
     pub fn rule_count(&self) -> usize {
@@ -197,12 +200,16 @@ fn new_engine(pipelines: &[Pipeline], config: CorrelationConfig) -> CorrelationE
     // Events that say which log source they come from (flattened Windows
     // events do) skip rules written for another; events that do not say
     // are matched against every rule.
-    let [product, service, category] = crate::windows::LOGSOURCE_FIELDS;
-    engine.set_logsource_extractor(Some(rsigma_eval::LogSourceExtractor::new().with_field_names(product, service, category)));
+    engine.set_logsource_extractor(Some(logsources()));
     for p in pipelines {
         engine.add_pipeline(p.clone());
     }
     engine
+}
+
+fn logsources() -> rsigma_eval::LogSourceExtractor {
+    let [product, service, category] = crate::windows::LOGSOURCE_FIELDS;
+    rsigma_eval::LogSourceExtractor::new().with_field_names(product, service, category)
 }
 
 fn read_rule_file(file: &Path) -> Result<String, String> {

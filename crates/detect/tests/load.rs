@@ -100,3 +100,33 @@ correlation:
         "a named path that is absent is an error"
     );
 }
+
+/// A rule with a regex that backtracking engines take exponential time on,
+/// over a 100 kB field: the rule set still answers (the regex crate is
+/// linear), and the cost samples name that rule as the costly one.
+#[test]
+fn a_costly_rule_is_named_by_the_cost_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "cheap.yml", GOOD.replace("CommandLine|contains: whoami", "Image|endswith: '\\whoami.exe'").as_bytes());
+    let costly = GOOD.replace("CommandLine|contains: whoami", "CommandLine|re: '^(\\w+\\s?)*[^\\w\\s]{2}$'").replace("0001", "0005");
+    write(d, "costly.yml", costly.replace("Whoami", "Nested quantifiers").as_bytes());
+    // Written for another log source: never evaluated on these events.
+    let elsewhere = GOOD.replace("product: windows", "product: linux").replace("0001", "0006");
+    write(d, "elsewhere.yml", elsewhere.replace("Whoami", "Linux whoami").as_bytes());
+    let (mut rules, report) = Rules::load(&[d.to_path_buf()], vec![], CorrelationConfig::default()).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let event = serde_json::json!({
+        "CommandLine": format!("{} !", "word ".repeat(20_000)),
+        "Image": "C:\\Windows\\System32\\cmd.exe",
+        "logsource": {"product": "windows", "category": "process_creation"},
+    });
+    for _ in 0..3 {
+        assert!(rules.process(&JsonEvent::borrow(&event), 0).is_empty());
+    }
+    let costs = rules.costs(10);
+    assert_eq!((costs.events_seen, costs.events_sampled), (3, 1), "the first event of every {} is sampled", shouwang_detect::SAMPLE_EVERY);
+    let named: Vec<(&str, u64)> = costs.costliest.iter().map(|c| (c.title.as_str(), c.evaluations)).collect();
+    assert_eq!(named, [("Nested quantifiers", 1), ("Whoami", 1)], "{costs:#?}");
+    assert!(costs.costliest[0].slow, "{costs:#?}");
+}

@@ -59,6 +59,7 @@ pub async fn content(State(s): State<AppState>, Auth(p): Auth) -> Result<Respons
         "content": summary,
         "findings": d.findings.load(std::sync::atomic::Ordering::Relaxed),
         "replayed_findings_skipped": d.replayed.load(std::sync::atomic::Ordering::Relaxed),
+        "rule_costs": d.rule_costs(20),
     }))
     .into_response())
 }

@@ -213,6 +213,10 @@ pub fn run(
     }
     out.borrow_mut().flush()?;
     eprintln!("{} records, {} rule findings, {} unreadable", total.records, total.findings, total.unreadable);
+    let costs = rules.costs(usize::MAX);
+    for c in costs.costliest.iter().filter(|c| c.slow) {
+        eprintln!("slow rule: {} ({}): {:.0} µs per event on average, {:.0} µs at most", c.title, c.rule, c.mean_us, c.max_us);
+    }
     Ok(ok)
 }
 

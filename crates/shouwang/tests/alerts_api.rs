@@ -253,4 +253,12 @@ async fn detection_content_reports_problems_and_reloads_atomically() {
     find(&alerts, "5b6f1c1e-0000-4000-8000-000000000003", Some("H1"));
     // The resolver 203.0.113.53 is in the new indicator network; the querying hospital is affected.
     find(&alerts, "indicator:ip:203.0.113.0/24", Some("H1"));
+    // The first event after the reload was timed rule by rule: the rules for
+    // its log source (dns) were, the Windows rule was not.
+    let (_, v) = get_json(&app, "/api/v1/detection", &app.admin_token).await;
+    let costs = &v["rule_costs"];
+    assert_eq!((costs["events_seen"].as_u64(), costs["events_sampled"].as_u64()), (Some(1), Some(1)), "{costs}");
+    let timed: Vec<&str> = costs["costliest"].as_array().unwrap().iter().map(|c| c["title"].as_str().unwrap()).collect();
+    assert_eq!(timed.len(), 2, "{costs}");
+    assert!(timed.iter().all(|t| t.starts_with("Query for the test C2 zone")), "{costs}");
 }

@@ -195,3 +195,34 @@ fn detect_with_a_registry_attributes_and_grades_each_hit() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("assets.csv:2:value: prefix length `99`"), "{stderr}");
 }
+
+/// A rule whose regex is costly on long fields is named on stderr after the
+/// run, with its cost; the run itself completes and finds what it should.
+#[test]
+fn detect_names_slow_rules() {
+    let env = Env::new();
+    let rules = env.dir.path().join("rules");
+    write_files(
+        &rules,
+        &[
+            (
+                "costly.yml",
+                "title: Nested quantifiers\nid: costly-1\nlogsource: {product: windows}\ndetection:\n  sel:\n    CommandLine|re: '^(\\w+\\s?)*[^\\w\\s]{2}$'\n  condition: sel\n",
+            ),
+            (
+                "cheap.yml",
+                "title: Cmd\nid: cheap-1\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|endswith: '\\cmd.exe'\n  condition: sel\n",
+            ),
+        ],
+    );
+    let events = env.dir.path().join("events.jsonl");
+    let event = serde_json::json!({ "Image": "C:\\Windows\\cmd.exe", "CommandLine": format!("{} !", "word ".repeat(20_000)) });
+    std::fs::write(&events, event.to_string() + "\n").unwrap();
+    let out = env.run(&["detect", "--rules", rules.to_str().unwrap(), events.to_str().unwrap()], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let found = json_lines(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(found.iter().map(|f| f["rule_id"].as_str().unwrap()).collect::<Vec<_>>(), ["cheap-1"]);
+    let slow: Vec<&str> = stderr.lines().filter(|l| l.starts_with("slow rule:")).collect();
+    assert!(slow.iter().any(|l| l.starts_with("slow rule: Nested quantifiers (costly-1): ")), "{stderr}");
+}
