@@ -27,8 +27,13 @@ pub async fn list(State(s): State<AppState>, Auth(p): Auth, Q(q): Q<AlertQuery>)
     Ok(axum::Json(serde_json::json!({ "alerts": alerts })).into_response())
 }
 
-pub async fn one(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<i64>) -> Result<Response, ApiError> {
-    let a = s.store.alert(&p, id).await?;
+/// The `{id}` of an alert's path: axum's own rejection would be plain text.
+fn alert_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| ApiError::BadRequest(format!("`{id}` is not an alert id (a number)")))
+}
+
+pub async fn one(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let a = s.store.alert(&p, alert_id(&id)?).await?;
     Ok(axum::Json(view(&s, a)).into_response())
 }
 
@@ -39,7 +44,8 @@ struct LevelBody {
     reason: String,
 }
 
-pub async fn set_level(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<i64>, body: Body) -> Result<Response, ApiError> {
+pub async fn set_level(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, body: Body) -> Result<Response, ApiError> {
+    let id = alert_id(&id)?;
     let b: LevelBody = parse_json(&read_body(body, SMALL_BODY).await?)?;
     let a = s.store.set_alert_level(&p, id, &b.level, &b.reason).await?;
     Ok(axum::Json(view(&s, a)).into_response())

@@ -185,6 +185,9 @@ async fn events_become_graded_aggregated_scoped_alerts() {
     let h1_token = user(&app, "h1-ops", Role::UnitOperator, Some("H1")).await;
     let (_, v) = get_json(&app, "/api/v1/alerts", &h1_token).await;
     assert_eq!(v["alerts"].as_array().unwrap().len(), 1);
+    let (s, err) = get_json(&app, "/api/v1/alerts/abc", &app.admin_token).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"]["message"], "`abc` is not an alert id (a number)", "a JSON error, not axum's plain text");
     let (s, _) = get_json(&app, &format!("/api/v1/alerts/{}", s1["id"]), &h1_token).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
