@@ -1,6 +1,8 @@
 //! The GB/T 20986-2023 category table (ten categories, 75 subcategories),
 //! loaded from its CSV. The short codes are provisional (not yet checked
-//! against the standard's Annex B), which is why the table is data.
+//! against the standard's Annex B), which is why the table is data. The
+//! names of the scheme it replaced, GB/Z 20986-2007, are kept as aliases so
+//! old records and feeds that still use them land in the 2023 table.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +12,8 @@ use crate::GradeError;
 
 /// The edition the built-in table is.
 pub const EDITION: &str = "GB/T 20986-2023";
+/// The edition whose names are aliases.
+pub const OLD_EDITION: &str = "GB/Z 20986-2007";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Category {
@@ -26,12 +30,49 @@ pub struct Category {
 pub struct Categories {
     pub edition: String,
     by_code: BTreeMap<String, Category>,
+    /// Chinese names, this edition's and the aliases', → (code, edition).
+    pub(crate) by_name: BTreeMap<String, (String, String)>,
 }
 
 impl Categories {
     /// The table built in (GB/T 20986-2023).
     pub fn builtin() -> Categories {
-        Categories::from_csv(EDITION, include_str!("../data/gbt20986-2023.csv")).expect("the built-in category table parses (tested)")
+        let mut c =
+            Categories::from_csv(EDITION, include_str!("../data/gbt20986-2023.csv")).expect("the built-in category table parses (tested)");
+        c.add_aliases(OLD_EDITION, include_str!("../data/gbz20986-2007.csv")).expect("the built-in 2007 aliases parse (tested)");
+        c
+    }
+
+    /// Names of an older edition, from CSV with the columns `category_zh,
+    /// subcategory_zh, code_2023` (a category without subcategories leaves
+    /// the second empty). Each must lead to a code of this table, and no
+    /// name may lead to two.
+    pub fn add_aliases(&mut self, edition: &str, text: &str) -> Result<(), GradeError> {
+        let err = |why: String| GradeError::Data { what: format!("{edition} aliases"), why };
+        let mut rdr = csv::Reader::from_reader(text.as_bytes());
+        for (n, row) in rdr.records().enumerate() {
+            let row = row.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
+            let f = |i: usize| row.get(i).map(str::trim).unwrap_or_default();
+            let (name, code) = (normal_name(if f(1).is_empty() { f(0) } else { f(1) }), f(2));
+            if self.get(code).is_none() {
+                return Err(err(format!("row {}: `{code}` is not a {} subcategory", n + 2, self.edition)));
+            }
+            match self.by_name.get(&name) {
+                Some((c, _)) if c != code => return Err(err(format!("row {}: `{name}` already leads to `{c}`", n + 2))),
+                Some(_) => {}
+                None => {
+                    self.by_name.insert(name, (code.to_string(), edition.to_string()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The subcategory a Chinese name stands for, in this edition or an
+    /// alias's, with the edition that names it.
+    pub fn by_name(&self, name: &str) -> Option<(&Category, &str)> {
+        let (code, edition) = self.by_name.get(&normal_name(name))?;
+        Some((self.get(code)?, edition))
     }
 
     /// A table from CSV with the columns `category_code, category_zh,
@@ -40,6 +81,7 @@ impl Categories {
         let err = |why: String| GradeError::Data { what: format!("category table {edition}"), why };
         let mut rdr = csv::Reader::from_reader(text.as_bytes());
         let mut by_code = BTreeMap::new();
+        let mut by_name = BTreeMap::new();
         for (n, row) in rdr.records().enumerate() {
             let row = row.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
             let f = |i: usize| row.get(i).map(str::trim).unwrap_or_default().to_string();
@@ -47,11 +89,12 @@ impl Categories {
             if c.code.is_empty() || c.parent_code.is_empty() {
                 return Err(err(format!("row {}: a code is empty", n + 2)));
             }
+            by_name.insert(normal_name(&c.name_zh), (c.code.clone(), edition.to_string()));
             if by_code.insert(c.code.clone(), c).is_some() {
                 return Err(err(format!("row {}: duplicate code `{}`", n + 2, f(3))));
             }
         }
-        Ok(Categories { edition: edition.to_string(), by_code })
+        Ok(Categories { edition: edition.to_string(), by_code, by_name })
     }
 
     pub fn get(&self, code: &str) -> Option<&Category> {
@@ -69,4 +112,10 @@ impl Categories {
     pub fn iter(&self) -> impl Iterator<Item = &Category> {
         self.by_code.values()
     }
+}
+
+/// A name as looked up: trimmed, and `其它` written `其他` (the 2007 text
+/// uses both).
+pub(crate) fn normal_name(name: &str) -> String {
+    name.trim().replace("其它", "其他")
 }

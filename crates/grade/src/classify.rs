@@ -43,6 +43,8 @@ struct File {
 pub struct CategoryMap {
     pub version: String,
     entries: Vec<Entry>,
+    /// Category names (this edition's and older editions'), → (code, edition).
+    names: std::collections::BTreeMap<String, (String, String)>,
 }
 
 /// A proposed category and why.
@@ -69,12 +71,25 @@ impl CategoryMap {
                 return Err(err(format!("entry {}: empty match", n + 1)));
             }
         }
-        Ok(CategoryMap { version: f.version, entries: f.map })
+        Ok(CategoryMap { version: f.version, entries: f.map, names: categories.by_name.clone() })
     }
 
-    /// The category the first matching entry gives, or `None` (the analyst
+    /// A label that is itself a subcategory's Chinese name (as Chinese
+    /// feeds tag, in this edition or GB/Z 20986-2007) gives that category;
+    /// otherwise the first matching entry does, or `None` (the analyst
     /// classifies it; nothing is guessed).
     pub fn classify(&self, labels: &[Label<'_>]) -> Option<Classified> {
+        let named = labels.iter().find_map(|l| {
+            let (code, edition) = self.names.get(&crate::categories::normal_name(l.value))?;
+            Some(Classified {
+                code: code.clone(),
+                reason: format!("{} `{}` is the {edition} name of {code}", source_name(l.source), l.value),
+            })
+        });
+        named.or_else(|| self.by_entry(labels))
+    }
+
+    fn by_entry(&self, labels: &[Label<'_>]) -> Option<Classified> {
         self.entries.iter().find_map(|e| {
             labels.iter().find(|l| l.source == e.source && glob(&e.pattern, l.value)).map(|l| Classified {
                 code: e.category.clone(),

@@ -15,6 +15,16 @@ fn the_built_in_category_table_is_the_shared_one() {
     let shared = shouwang_demo::shared_dir().unwrap_or_else(|e| panic!("{e}")).join("domain/gbt20986-2023.csv");
     assert_eq!(std::fs::read_to_string(shared).unwrap(), include_str!("../data/gbt20986-2023.csv"));
     assert!(Categories::from_csv("x", "a,b,c,d,e,f\nNA,x,y,,z,w\n").is_err(), "an empty code is refused");
+    // GB/Z 20986-2007 names lead into the 2023 table.
+    let (cat, edition) = c.by_name("漏洞攻击事件").unwrap();
+    assert_eq!((cat.code.as_str(), edition), ("NAEXPLOIT", "GB/Z 20986-2007"));
+    assert_eq!(c.by_name("信息泄漏事件").unwrap().0.code, "DSDATALEAK");
+    assert_eq!(c.by_name("灾害性事件").unwrap().0.code, "FOCDISASTER");
+    assert_eq!(c.by_name("漏洞利用事件").unwrap(), (c.get("NAEXPLOIT").unwrap(), "GB/T 20986-2023"));
+    let mut x = Categories::builtin();
+    let e = x.add_aliases("old", "category_zh,subcategory_zh,code_2023\n网络攻击事件,漏洞攻击事件,NADOS\n").unwrap_err().to_string();
+    assert!(e.contains("`漏洞攻击事件` already leads to `NAEXPLOIT`"), "{e}");
+    assert!(x.add_aliases("old", "a,b,c\nx,y,NOPE\n").unwrap_err().to_string().contains("`NOPE` is not a GB/T 20986-2023 subcategory"));
     assert!(
         Categories::from_csv("x", "a,b,c,d,e,f\nNA,x,y,C1,z,w\nNA,x,y,C1,z,w\n").err().unwrap().to_string().contains("duplicate code `C1`")
     );
@@ -42,6 +52,17 @@ fn detections_are_classified_by_the_first_matching_entry_with_a_reason() {
         .unwrap();
     assert_eq!(both.code, "MPRANS");
     assert_eq!(map.classify(&[tag("attack.discovery"), suri("Misc activity")]), None, "nothing is guessed");
+    // A tag that names a subcategory in Chinese, in this edition or the
+    // 2007 one (`其它` or `其他`), gives it directly.
+    let itag = |v| Label { source: LabelSource::IndicatorTag, value: v };
+    let worm = map.classify(&[tag("attack.t1486"), itag("蠕虫事件")]).unwrap();
+    assert_eq!((worm.code.as_str(), worm.reason.as_str()), ("MPWORM", "indicator tag `蠕虫事件` is the GB/Z 20986-2007 name of MPWORM"));
+    assert_eq!(
+        map.classify(&[itag(" 数据泄露事件 ")]).unwrap().reason,
+        "indicator tag ` 数据泄露事件 ` is the GB/T 20986-2023 name of DSDATALEAK"
+    );
+    assert_eq!(map.classify(&[itag("其它有害程序事件")]).unwrap().code, "MPOTH");
+    assert_eq!(map.classify(&[itag("有害程序事件")]), None, "a 2007 category with subcategories names none of them");
     let bad = "version = \"x\"\n[[map]]\nsource = \"tag\"\nmatch = \"a\"\ncategory = \"NOPE\"\n";
     assert!(CategoryMap::from_toml(bad, &cats).err().unwrap().to_string().contains("`NOPE` is not a GB/T 20986-2023 subcategory"));
 }
