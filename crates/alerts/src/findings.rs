@@ -6,7 +6,6 @@ use serde_json::Value;
 use shouwang_detect::{JsonEvent, Rules};
 use shouwang_grade::LabelSource;
 use shouwang_ingest::Event;
-use shouwang_intel::Observable;
 
 use crate::{Content, LogSources};
 
@@ -75,7 +74,8 @@ impl Content {
         }
         for s in self.intel.sightings(&doc, event.timestamp) {
             let i = s.indicator;
-            if self.allowed(i.kind, &s.observed) {
+            // An allow-list covers the value as it was looked up.
+            if self.allow.contains(s.observable) {
                 continue;
             }
             out.push(Finding {
@@ -88,25 +88,6 @@ impl Content {
             });
         }
         (doc, out)
-    }
-
-    /// Whether an allow-list covers the value an indicator matched.
-    fn allowed(&self, kind: shouwang_intel::Kind, observed: &str) -> bool {
-        use shouwang_intel::Kind;
-        if self.allow.is_empty() {
-            return false;
-        }
-        let o = match kind {
-            Kind::Ip => match observed.trim_start_matches('[').trim_end_matches(']').parse() {
-                Ok(ip) => Observable::Ip(ip),
-                Err(_) => return false,
-            },
-            Kind::Domain | Kind::Hostname => Observable::Name(observed.trim_end_matches('.')),
-            Kind::Url => Observable::Url(observed),
-            Kind::Email => Observable::Email(observed),
-            Kind::Md5 | Kind::Sha1 | Kind::Sha256 => Observable::Hash(observed),
-        };
-        self.allow.contains(o)
     }
 }
 

@@ -113,6 +113,11 @@ impl Entries {
         self.hasher.hash_one((kind, value))
     }
 
+    /// Item `e`'s hash, as its table holds it.
+    fn hash_of(&self, e: u32) -> u64 {
+        self.hash(self.kinds[e as usize], self.values.get(e))
+    }
+
     fn find(&self, kind: Kind, key: &str) -> Option<u32> {
         let hash = self.hash(kind, key);
         self.tables.get(part(hash))?.find(hash, |&e| self.kinds[e as usize] == kind && self.values.get(e) == key).copied()
@@ -163,19 +168,20 @@ impl IntelBuilder {
         assert!(x.records.len() < END as usize, "fewer than 4 billion indicators");
         // A feed's records mostly share their source and tags with the
         // record before: compare with it before hashing.
-        let source = match x.profiles.get(self.last_profile as usize) {
+        let last = x.profiles.get(self.last_profile as usize).copied();
+        let source = match last {
             Some(p) if *x.sources[p.source as usize] == *i.source => p.source,
             _ => intern(&mut self.source_ids, &mut x.sources, i.source.as_str(), || (i.source.as_str().into(), i.source.as_str().into())),
         };
-        let tags = match x.profiles.get(self.last_profile as usize) {
+        let tags = match last {
             Some(p) if x.tag_sets[p.tags as usize].iter().map(|t| &**t).eq(i.tags.iter().map(String::as_str)) => p.tags,
             _ => intern(&mut self.tag_ids, &mut x.tag_sets, i.tags.as_slice(), || {
                 (i.tags.clone(), i.tags.iter().map(|t| t.as_str().into()).collect())
             }),
         };
         let profile = Profile { kind: i.kind, confidence: i.confidence, tlp: i.tlp, source, tags };
-        let profile = match x.profiles.get(self.last_profile as usize) {
-            Some(p) if *p == profile => self.last_profile,
+        let profile = match last {
+            Some(p) if p == profile => self.last_profile,
             _ => intern(&mut self.profile_ids, &mut x.profiles, &profile, || (profile, profile)),
         };
         self.last_profile = profile;
@@ -200,7 +206,7 @@ impl IntelBuilder {
         let n = x.records.len();
         // Hash every item in order (reading the text once, front to back),
         // then list (hash, item) part by part with a counting sort.
-        let hashes: Vec<u64> = (0..n as u32).map(|e| x.hash(x.kinds[e as usize], x.values.get(e))).collect();
+        let hashes: Vec<u64> = (0..n as u32).map(|e| x.hash_of(e)).collect();
         let mut starts = vec![0usize; (1 << PART_BITS) + 1];
         for &h in &hashes {
             starts[part(h) + 1] += 1;
@@ -232,7 +238,7 @@ impl IntelBuilder {
                         x.heads[j as usize] = END;
                     }
                     None => {
-                        table.insert_unique(h, j, |&e| x.hash(x.kinds[e as usize], x.values.get(e)));
+                        table.insert_unique(h, j, |&e| x.hash_of(e));
                     }
                 }
             }
@@ -245,20 +251,24 @@ impl IntelBuilder {
             let mut tables = std::mem::take(&mut x.tables);
             for table in &mut tables {
                 table.retain(|e| x.heads[*e as usize] != END);
-                table.shrink_to_fit(|&e| x.hash(x.kinds[e as usize], x.values.get(e)));
+                table.shrink_to_fit(|&e| x.hash_of(e));
             }
             x.tables = tables;
         }
+        // One pass over the live entries: which kinds there are, and where
+        // each address or network goes. Single IPv4 addresses, most of a
+        // feed, go in a hash table (one or two memory reads); networks in
+        // the poptries. An address is more specific than any network, so it
+        // is looked up first.
         let mut has = [false; 8];
-        for e in (0..n).filter(|&e| x.heads[e] != END) {
-            has[x.kinds[e] as usize] = true;
-        }
-        // Single IPv4 addresses, most of a feed, go in a hash table (one
-        // or two memory reads); networks in the poptrie. An address is more
-        // specific than any network, so it is looked up first.
         let (mut v4, mut v6) = (Vec::new(), Vec::new());
         let mut hosts = HashTable::new();
-        for e in (0..n as u32).filter(|&e| x.kinds[e as usize] == Kind::Ip && x.heads[e as usize] != END) {
+        for e in (0..n as u32).filter(|&e| x.heads[e as usize] != END) {
+            let kind = x.kinds[e as usize];
+            has[kind as usize] = true;
+            if kind != Kind::Ip {
+                continue;
+            }
             // Canonical values parse; one that did not would match nothing.
             match IpNet::parse(x.values.get(e)).map(|n| (n.first(), n.last())) {
                 Ok((IpAddr::V4(a), IpAddr::V4(b))) if a == b => {

@@ -59,12 +59,15 @@ const FIELDS: &[(&str, Holds)] = &[
 
 /// One indicator an event matched, and where.
 #[derive(Debug, Clone, Serialize)]
-pub struct Sighting<'a> {
+pub struct Sighting<'i, 'e> {
     /// The event field the observable was in.
     pub field: &'static str,
     /// The observable as the event wrote it.
-    pub observed: String,
-    pub indicator: IndicatorRef<'a>,
+    pub observed: &'e str,
+    /// The observable as it was looked up (allow-lists take the same).
+    #[serde(skip)]
+    pub observable: Observable<'e>,
+    pub indicator: IndicatorRef<'i>,
 }
 
 fn get<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
@@ -72,12 +75,13 @@ fn get<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
 }
 
 /// Strings at `v`: the value, or each string of an array.
-fn strings(v: &Value) -> Vec<&str> {
-    match v {
-        Value::String(s) => vec![s.as_str()],
-        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
+fn strings(v: &Value) -> impl Iterator<Item = &str> {
+    let (one, many) = match v {
+        Value::String(s) => (Some(s.as_str()), &[][..]),
+        Value::Array(a) => (None, a.as_slice()),
+        _ => (None, &[][..]),
+    };
+    one.into_iter().chain(many.iter().filter_map(Value::as_str))
 }
 
 /// Calls `f` with each observable of `event` and the field it was in:
@@ -112,14 +116,14 @@ pub fn observables<'v>(event: &'v Value, mut f: impl FnMut(&'static str, Observa
 
 impl Intel {
     /// Every indicator valid at `at` that an observable of `event` matches.
-    pub fn sightings(&self, event: &Value, at: jiff::Timestamp) -> Vec<Sighting<'_>> {
+    pub fn sightings<'e>(&self, event: &'e Value, at: jiff::Timestamp) -> Vec<Sighting<'_, 'e>> {
         let mut out = Vec::new();
         if self.is_empty() {
             return out;
         }
-        observables(event, |field, o, observed| {
-            for indicator in self.lookup(o, at) {
-                out.push(Sighting { field, observed: observed.to_string(), indicator });
+        observables(event, |field, observable, observed| {
+            for indicator in self.lookup(observable, at) {
+                out.push(Sighting { field, observed, observable, indicator });
             }
         });
         out
