@@ -24,7 +24,35 @@ pub enum Level {
     IV,
 }
 
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Level {
+    /// Most severe first.
+    pub const ALL: [Level; 4] = [Level::I, Level::II, Level::III, Level::IV];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::I => "I",
+            Level::II => "II",
+            Level::III => "III",
+            Level::IV => "IV",
+        }
+    }
+
+    /// `I`…`IV` (Roman numerals, as written on notices).
+    pub fn parse(s: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == s.trim())
+    }
+
+    /// 0 for I … 3 for IV.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn zh(self) -> &'static str {
         match self {
             Level::I => "特别重大",
