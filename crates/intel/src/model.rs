@@ -99,6 +99,17 @@ pub enum Tlp {
 }
 
 impl Tlp {
+    /// The TLP 2.0 label, as written on documents: `TLP:AMBER+STRICT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tlp::Clear => "TLP:CLEAR",
+            Tlp::Green => "TLP:GREEN",
+            Tlp::Amber => "TLP:AMBER",
+            Tlp::AmberStrict => "TLP:AMBER+STRICT",
+            Tlp::Red => "TLP:RED",
+        }
+    }
+
     /// `TLP:AMBER`, `amber`, `tlp:amber+strict`; TLP 1.0's `WHITE` is `CLEAR`.
     pub fn parse(s: &str) -> Option<Tlp> {
         let s = s.trim();

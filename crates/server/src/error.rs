@@ -22,6 +22,12 @@ pub enum ApiError {
     /// 409: conflicts with stored data.
     #[error("{0}")]
     Conflict(String),
+    /// 412: the thing changed since the caller read it (If-Match did not match).
+    #[error("{0}")]
+    Stale(String),
+    /// 428: a change needs If-Match with the version the caller read.
+    #[error("{0}")]
+    PreconditionRequired(String),
     /// 413: the body is over the limit.
     #[error("{0}")]
     TooLarge(String),
@@ -46,6 +52,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(m) => ApiError::NotFound(m),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(m) => ApiError::Invalid { message: m, details: vec![] },
+            StoreError::Stale(m) => ApiError::Stale(m),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -59,6 +66,8 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Stale(_) => (StatusCode::PRECONDITION_FAILED, "stale"),
+            ApiError::PreconditionRequired(_) => (StatusCode::PRECONDITION_REQUIRED, "precondition_required"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Busy { .. } => (StatusCode::TOO_MANY_REQUESTS, "busy"),

@@ -58,11 +58,24 @@ impl Role {
     fn allows(self, perm: Perm) -> bool {
         use Perm::*;
         match self {
-            Role::CentreAdmin => true,
-            Role::Analyst => {
-                matches!(perm, ReadRegistry | WriteRegistry | Attribute | ReadEvents | ManageIngest | ReadAlerts | TriageAlerts)
-            }
-            Role::Leader | Role::UnitOperator | Role::Supervisor => matches!(perm, ReadRegistry | Attribute | ReadEvents | ReadAlerts),
+            // Approving is a leader's act and answering a unit's: an admin,
+            // who can do everything else, does neither in their name.
+            Role::CentreAdmin => !matches!(perm, ApproveNotices | RespondNotices),
+            Role::Analyst => matches!(
+                perm,
+                ReadRegistry
+                    | WriteRegistry
+                    | Attribute
+                    | ReadEvents
+                    | ManageIngest
+                    | ReadAlerts
+                    | TriageAlerts
+                    | ReadNotices
+                    | ManageNotices
+            ),
+            Role::Leader => matches!(perm, ReadRegistry | Attribute | ReadEvents | ReadAlerts | ReadNotices | ApproveNotices),
+            Role::UnitOperator => matches!(perm, ReadRegistry | Attribute | ReadEvents | ReadAlerts | ReadNotices | RespondNotices),
+            Role::Supervisor => matches!(perm, ReadRegistry | Attribute | ReadEvents | ReadAlerts | ReadNotices),
             Role::Auditor => matches!(perm, ReadAudit),
             Role::Sensor => matches!(perm, Ingest),
         }
@@ -87,6 +100,16 @@ pub enum Perm {
     ReadAlerts,
     /// Override an alert's level, with a reason.
     TriageAlerts,
+    /// Read notices (scoped: units see theirs once issued).
+    ReadNotices,
+    /// Draft, issue, verify, return, close, reopen and cancel notices.
+    ManageNotices,
+    /// Approve or reject level I and II notices before they are issued.
+    ApproveNotices,
+    /// Acknowledge and answer the caller's own unit's notices.
+    RespondNotices,
+    /// Edit the business calendar and the deadline policy.
+    ManageWorkflow,
 }
 
 /// Who is acting: from an API token, a password login, or the local CLI.

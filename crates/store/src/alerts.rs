@@ -12,6 +12,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::access::{Perm, Principal, Visibility};
+use crate::filter::{Bind, Filter};
 use crate::users::audit;
 use crate::{Result, Store, StoreError, now_micros, ts};
 
@@ -93,44 +94,6 @@ pub struct AlertQuery {
     pub to: Option<jiff::Timestamp>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
-}
-
-enum Bind {
-    S(String),
-    I(i64),
-}
-
-/// `WHERE` clauses and their parameters, numbered as they are added.
-#[derive(Default)]
-struct Filter {
-    sql: String,
-    binds: Vec<Bind>,
-}
-
-impl Filter {
-    fn param(&mut self, b: Bind) -> String {
-        self.binds.push(b);
-        format!("${}", self.binds.len())
-    }
-
-    fn and(&mut self, clause: &str) {
-        self.sql.push_str(if self.sql.is_empty() { " WHERE " } else { " AND " });
-        self.sql.push_str(clause);
-    }
-
-    /// Only rows of units `vis` sees; unattributed rows only for `All`.
-    fn visible(&mut self, vis: &Visibility) {
-        if let Visibility::Units(units) = vis {
-            if units.is_empty() {
-                self.and("1 = 0");
-                return;
-            }
-            let mut units: Vec<&String> = units.iter().collect();
-            units.sort();
-            let params: Vec<String> = units.into_iter().map(|u| self.param(Bind::S(u.clone()))).collect();
-            self.and(&format!("unit IN ({})", params.join(", ")));
-        }
-    }
 }
 
 fn level_ok(l: &str) -> bool {
@@ -395,14 +358,7 @@ impl Store {
         let limit = f.param(Bind::I(q.limit.unwrap_or(100).clamp(1, 1000)));
         let offset = f.param(Bind::I(q.offset.unwrap_or(0).max(0)));
         let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts{} ORDER BY last_seen DESC, id DESC LIMIT {limit} OFFSET {offset}", f.sql);
-        let mut query = sqlx::query(&sql);
-        for b in f.binds {
-            query = match b {
-                Bind::S(s) => query.bind(s),
-                Bind::I(i) => query.bind(i),
-            };
-        }
-        let alerts = query.fetch_all(&self.pool).await?.iter().map(alert_of).collect::<Result<Vec<_>>>()?;
+        let alerts = f.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?.iter().map(alert_of).collect::<Result<Vec<_>>>()?;
         with_samples(&self.pool, alerts).await
     }
 

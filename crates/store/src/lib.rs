@@ -14,6 +14,8 @@
 mod access;
 mod alerts;
 mod attribute;
+mod filter;
+mod notices;
 mod registry;
 mod users;
 
@@ -26,6 +28,7 @@ use sqlx::{AnyPool, Executor};
 pub use access::{Perm, Principal, Role, Visibility};
 pub use alerts::{Alert, AlertHits, AlertQuery, MAX_SAMPLES, Override};
 pub use attribute::{Affected, AssetView, Attribution, Attributor, UnitRef};
+pub use notices::{AnswerRecord, FromAlerts, LogEntry, Move, NewAnswer, NewNotice, Notice, NoticeDetail, NoticeQuery};
 pub use registry::{ClaimChange, ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
 pub use users::{AuditEntry, NewUser, TokenInfo};
 
@@ -50,6 +53,9 @@ pub enum StoreError {
     /// The input is invalid.
     #[error("invalid: {0}")]
     Invalid(String),
+    /// The caller changed something that changed since they read it.
+    #[error("stale: {0}")]
+    Stale(String),
     /// The database URL names no supported backend.
     #[error("unsupported database URL (expected sqlite:// or postgres://): {0}")]
     BadUrl(String),
@@ -71,6 +77,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_alerts.sql"), include_str!("../migrations/postgres/0002_alerts.sql")),
     (3, include_str!("../migrations/sqlite/0003_alert_samples.sql"), include_str!("../migrations/postgres/0003_alert_samples.sql")),
+    (4, include_str!("../migrations/sqlite/0004_notices.sql"), include_str!("../migrations/postgres/0004_notices.sql")),
 ];
 
 /// The store. Cheap to clone (a pool handle).
@@ -159,7 +166,7 @@ impl Store {
             tx.commit().await?;
             tracing::info!(version, "applied migration");
         }
-        Ok(())
+        self.seed_calendar().await
     }
 
     /// Bumped in every transaction that changes what attribution sees.

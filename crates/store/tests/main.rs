@@ -74,4 +74,8 @@ store_tests!(
     concurrent_imports_serialize,
     events_are_tagged_with_owning_units_on_the_way_in,
     alerts_aggregate_scope_and_keep_overrides,
+    notices_go_round_the_loop_on_the_calendar,
+    high_levels_need_a_leader_and_numbers_run_per_year,
+    concurrent_moves_on_one_version_let_one_through,
+    the_calendar_and_policy_are_data_the_admin_edits,
 );

@@ -3,7 +3,7 @@
 use shouwang_registry::{self as reg, Bundle, UnitCode};
 use shouwang_store::{Attributor, NewUser, Principal, Role, Store, StoreError};
 
-fn admin() -> Principal {
+pub fn admin() -> Principal {
     Principal::local("test")
 }
 
@@ -29,7 +29,7 @@ const UNITS: &str = "code,name_zh,kind,region,supervisor,jurisdiction,sector\n\
     H1,东城区人民医院,hospital,D1,,,health\n\
     H2,临江市人民医院,hospital,C2,,,health\n";
 
-async fn base(store: &Store) {
+pub async fn base(store: &Store) {
     let b = read_csv(&[("regions.csv", REGIONS), ("units.csv", UNITS)]);
     let out = store.import(&admin(), &b, "set up", false).await.unwrap();
     assert!(out.applied, "{:?}", out.errors);
@@ -365,7 +365,7 @@ pub async fn events_are_tagged_with_owning_units_on_the_way_in(store: &Store) {
     assert_eq!(events[2].shouwang.units, ["H2"], "URL prefix");
 }
 
-fn hits(rule: &str, unit: Option<&str>, level: &str, at: &str, n: i64) -> shouwang_store::AlertHits {
+pub fn hits(rule: &str, unit: Option<&str>, level: &str, at: &str, n: i64) -> shouwang_store::AlertHits {
     let t: jiff::Timestamp = at.parse().unwrap();
     shouwang_store::AlertHits {
         rule_id: rule.into(),
@@ -523,3 +523,7 @@ pub async fn alert_samples_survive_migration_3(store: &Store) {
     assert_eq!((a.hits.hits, a.hits.samples.len()), (6, shouwang_store::MAX_SAMPLES));
     assert_eq!(a.hits.samples[2], serde_json::json!({ "n": 0, "at": "1970-01-01T00:00:00Z" }));
 }
+
+#[path = "notices.rs"]
+mod notices;
+pub use notices::*;

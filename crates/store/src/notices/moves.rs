@@ -1,0 +1,432 @@
+//! Creating notices and moving them through their lifecycle.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use shouwang_workflow::{Action, Kind, Level, Outcome, Spans, State};
+use sqlx::{Any, Row, Transaction};
+
+use super::{NOTICE_COLUMNS, NoticeDetail, Step, Stored, log_move, notice_of, perm_for};
+use crate::access::{Perm, Principal};
+use crate::{Result, Store, StoreError};
+
+/// Longest title, in characters.
+const MAX_TITLE: usize = 200;
+/// Longest free text (summary, actions, each part of an answer).
+const MAX_TEXT: usize = 20_000;
+/// Longest reason for a move.
+const MAX_REASON: usize = 2_000;
+/// Most alerts or assets one notice may cite.
+const MAX_ITEMS: usize = 1_000;
+
+/// A notice drafted by hand.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNotice {
+    pub kind: Kind,
+    pub unit: String,
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub actions: String,
+    /// A GB/T 20986-2023 subcategory code.
+    #[serde(default)]
+    pub category: Option<String>,
+    pub level: Level,
+    /// TLP 2.0 label; TLP:AMBER when not given.
+    #[serde(default)]
+    pub tlp: Option<String>,
+    #[serde(default)]
+    pub assets: Vec<String>,
+    /// Alerts cited as evidence; each must be the unit's.
+    #[serde(default)]
+    pub alerts: Vec<i64>,
+}
+
+/// Notices drafted from alerts: one per unit the alerts belong to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FromAlerts {
+    pub kind: Kind,
+    pub alerts: Vec<i64>,
+    /// Defaults: the most severe alert's title, level and category.
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub level: Option<Level>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub actions: Option<String>,
+    #[serde(default)]
+    pub tlp: Option<String>,
+}
+
+/// A move: an action, why, and for `answer` the answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Move {
+    pub action: Action,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub answer: Option<NewAnswer>,
+}
+
+/// The unit's structured answer (反馈).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAnswer {
+    /// 原因: what happened, or why it is not a problem.
+    pub cause: String,
+    /// 措施: what was done.
+    pub measures: String,
+    /// 结果: the state now.
+    pub result: String,
+    /// When it was fixed.
+    #[serde(default)]
+    pub fixed_at: Option<jiff::Timestamp>,
+    pub outcome: Outcome,
+    /// For `risk_accepted`: until when.
+    #[serde(default)]
+    pub accept_until: Option<jiff::Timestamp>,
+}
+
+fn invalid(m: impl Into<String>) -> StoreError {
+    StoreError::Invalid(m.into())
+}
+
+/// Free text up to `max` characters, with no control characters but line
+/// breaks and tabs (and none at all when `one_line`).
+fn check_text(what: &str, s: &str, max: usize, one_line: bool) -> Result<()> {
+    if s.chars().count() > max {
+        return Err(invalid(format!("{what} is over {max} characters")));
+    }
+    if let Some(c) = s.chars().find(|&c| c.is_control() && (one_line || !matches!(c, '\n' | '\r' | '\t'))) {
+        return Err(invalid(format!("{what} contains the control character U+{:04X}", c as u32)));
+    }
+    Ok(())
+}
+
+fn check_tlp(tlp: Option<&str>) -> Result<String> {
+    match tlp {
+        None => Ok("TLP:AMBER".into()),
+        Some(t) => shouwang_intel::Tlp::parse(t)
+            .map(|t| t.as_str().to_string())
+            .ok_or_else(|| invalid(format!("`{t}` is not a TLP 2.0 label (TLP:CLEAR, GREEN, AMBER, AMBER+STRICT, RED)"))),
+    }
+}
+
+fn check_new(n: &NewNotice) -> Result<()> {
+    if n.title.trim().is_empty() {
+        return Err(invalid("a notice needs a title"));
+    }
+    check_text("the title", &n.title, MAX_TITLE, true)?;
+    check_text("the summary", &n.summary, MAX_TEXT, false)?;
+    check_text("the required actions", &n.actions, MAX_TEXT, false)?;
+    if let Some(c) = &n.category
+        && !((2..=16).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+    {
+        return Err(invalid(format!("category `{c}` is not a GB/T 20986 code such as MPRANS")));
+    }
+    if n.assets.len() > MAX_ITEMS || n.alerts.len() > MAX_ITEMS {
+        return Err(invalid(format!("a notice cites at most {MAX_ITEMS} assets and {MAX_ITEMS} alerts")));
+    }
+    for a in &n.assets {
+        check_text("an asset", a, 300, true)?;
+    }
+    Ok(())
+}
+
+/// What a unit is asked to do when the centre does not say.
+fn default_actions(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Incident => "请立即核查所列资产，处置事件，消除影响，并在期限内反馈处置情况。",
+        Kind::Rectification => "请核实所列资产存在的问题，完成整改，并在期限内反馈整改结果。",
+        Kind::Verification => "请核查所列情况，并在期限内反馈核查结果。",
+    }
+}
+
+/// Inserts a draft and its alert links; the new id.
+async fn insert_notice(tx: &mut Transaction<'_, Any>, p: &Principal, n: &NewNotice, tlp: &str, spans: Spans, at: i64) -> Result<i64> {
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT code FROM units WHERE code = $1").bind(&n.unit).fetch_optional(&mut **tx).await?;
+    if exists.is_none() {
+        return Err(invalid(format!("unit `{}` is not in the registry", n.unit)));
+    }
+    let actions = if n.actions.trim().is_empty() { default_actions(n.kind).to_string() } else { n.actions.clone() };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO notices (kind, state, title, summary, actions, category, level, tlp, unit, assets, created_by, \
+         acknowledge_within, answer_within, reopened, version, created_at, updated_at) \
+         VALUES ($1, 'draft', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 1, $13, $13) RETURNING id",
+    )
+    .bind(n.kind.as_str())
+    .bind(n.title.trim())
+    .bind(&n.summary)
+    .bind(actions)
+    .bind(n.category.clone().unwrap_or_default())
+    .bind(n.level.as_str())
+    .bind(tlp)
+    .bind(&n.unit)
+    .bind(serde_json::to_string(&n.assets).expect("strings serialise"))
+    .bind(&p.username)
+    .bind(spans.acknowledge.to_string())
+    .bind(spans.answer.to_string())
+    .bind(at)
+    .fetch_one(&mut **tx)
+    .await?;
+    for &alert in &n.alerts {
+        let unit: Option<String> =
+            sqlx::query_scalar("SELECT unit FROM alerts WHERE id = $1").bind(alert).fetch_optional(&mut **tx).await?;
+        match unit {
+            None => return Err(invalid(format!("alert {alert} does not exist"))),
+            Some(u) if u != n.unit => return Err(invalid(format!("alert {alert} is not unit {}'s", n.unit))),
+            Some(_) => {}
+        }
+        sqlx::query("INSERT INTO notice_alerts (notice_id, alert_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(alert)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let detail = serde_json::json!({ "kind": n.kind, "level": n.level, "unit": n.unit, "alerts": n.alerts });
+    log_move(tx, p, Step { id, action: "create", from: "", to: State::Draft.as_str(), reason: "", at }, detail).await?;
+    Ok(id)
+}
+
+impl Store {
+    /// Drafts a notice by hand.
+    pub async fn create_notice(&self, p: &Principal, n: &NewNotice, now: jiff::Timestamp) -> Result<NoticeDetail> {
+        p.require(Perm::ManageNotices)?;
+        check_new(n)?;
+        let tlp = check_tlp(n.tlp.as_deref())?;
+        let spans = self.deadline_policy().await?.spans(n.level);
+        let mut tx = self.pool.begin().await?;
+        let id = insert_notice(&mut tx, p, n, &tlp, spans, now.as_microsecond()).await?;
+        tx.commit().await?;
+        self.notice(p, id, now).await
+    }
+
+    /// Drafts one notice per unit from alerts the caller can see, all or
+    /// none. Each takes the most severe of its alerts' levels (unless one is
+    /// given), that alert's category, and the alerts' assets.
+    pub async fn notices_from_alerts(&self, p: &Principal, f: &FromAlerts, now: jiff::Timestamp) -> Result<Vec<NoticeDetail>> {
+        p.require(Perm::ManageNotices)?;
+        if f.alerts.is_empty() || f.alerts.len() > MAX_ITEMS {
+            return Err(invalid(format!("give 1 to {MAX_ITEMS} alert ids")));
+        }
+        let tlp = check_tlp(f.tlp.as_deref())?;
+        let mut by_unit: BTreeMap<String, Vec<crate::Alert>> = BTreeMap::new();
+        let mut unattributed = Vec::new();
+        for &id in &f.alerts {
+            let a = self.alert(p, id).await?;
+            match a.hits.unit.clone() {
+                Some(u) => by_unit.entry(u).or_default().push(a),
+                None => unattributed.push(id.to_string()),
+            }
+        }
+        if !unattributed.is_empty() {
+            return Err(invalid(format!(
+                "alert(s) {} belong to no unit: attribute their assets in the registry first",
+                unattributed.join(", ")
+            )));
+        }
+        let policy = self.deadline_policy().await?;
+        let at = now.as_microsecond();
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::new();
+        for (unit, mut alerts) in by_unit {
+            // Most severe first (levels order as text: I < II < III < IV), then most hits.
+            alerts.sort_by(|a, b| a.level.cmp(&b.level).then(b.hits.hits.cmp(&a.hits.hits)).then(a.id.cmp(&b.id)));
+            let top = &alerts[0];
+            let level = f.level.or_else(|| Level::parse(&top.level)).unwrap_or(Level::IV);
+            let mut assets: Vec<String> = alerts.iter().filter_map(|a| a.hits.asset.clone()).collect();
+            assets.sort();
+            assets.dedup();
+            let summary = f.summary.clone().unwrap_or_else(|| {
+                alerts
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "[{}] {}：{} 次，{} 至 {}，资产 {}",
+                            a.level,
+                            a.hits.title,
+                            a.hits.hits,
+                            a.hits.first_seen,
+                            a.hits.last_seen,
+                            a.hits.asset.as_deref().unwrap_or("-")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            let n = NewNotice {
+                kind: f.kind,
+                unit,
+                title: f.title.clone().unwrap_or_else(|| top.hits.title.chars().take(MAX_TITLE).collect()),
+                summary,
+                actions: f.actions.clone().unwrap_or_default(),
+                category: top.hits.category.clone(),
+                level,
+                tlp: Some(tlp.clone()),
+                assets,
+                alerts: alerts.iter().map(|a| a.id).collect(),
+            };
+            check_new(&n)?;
+            ids.push(insert_notice(&mut tx, p, &n, &tlp, policy.spans(level), at).await?);
+        }
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.notice(p, id, now).await?);
+        }
+        Ok(out)
+    }
+
+    /// Takes `mv` on notice `id`, which the caller read at `version`.
+    pub async fn move_notice(&self, p: &Principal, id: i64, version: i64, mv: &Move, now: jiff::Timestamp) -> Result<NoticeDetail> {
+        p.require(perm_for(mv.action))?;
+        let reason = mv.reason.trim();
+        if mv.action.needs_reason() && reason.is_empty() {
+            return Err(invalid(format!("{} needs a reason", mv.action)));
+        }
+        check_text("the reason", reason, MAX_REASON, false)?;
+        match (&mv.answer, mv.action) {
+            (None, Action::Answer) => return Err(invalid("answer needs the answer: cause, measures, result and outcome")),
+            (Some(_), a) if a != Action::Answer => return Err(invalid(format!("only answer carries an answer, not {a}"))),
+            (Some(a), _) => check_answer(a, now)?,
+            (None, _) => {}
+        }
+        // Scope first: a notice the caller may not see is "not found" (and audited).
+        self.visible_notice(p, id).await?;
+        let calendar = self.calendar().await?;
+        let at = now.as_microsecond();
+        let mut tx = self.pool.begin().await?;
+        // Write first, to take the row lock (PostgreSQL) or the write lock
+        // (SQLite) before reading: concurrent moves run one after the other,
+        // and the second sees the first's version.
+        sqlx::query("UPDATE notices SET version = version WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let row = sqlx::query(&format!("SELECT {NOTICE_COLUMNS} FROM notices WHERE id = $1")).bind(id).fetch_one(&mut *tx).await?;
+        let Stored { notice: n, clocks } = notice_of(&row)?;
+        if n.version != version {
+            return Err(StoreError::Stale(format!(
+                "notice {id} changed since it was read (version {} now, {version} given): read it again",
+                n.version
+            )));
+        }
+        let from = n.state;
+        let to = from.apply(mv.action, n.level).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let spans = Spans { acknowledge: n.acknowledge_within, answer: n.answer_within };
+        let clocks = clocks.moved(from, to, now.as_second(), spans, &calendar);
+        let us = |s: Option<i64>| s.map(|s| s * 1_000_000);
+        let mut number = n.number.clone();
+        if to == State::Issued && number.is_none() {
+            let year = i64::from(now.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))).year());
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO notice_series (year, last) VALUES ($1, 1) \
+                 ON CONFLICT (year) DO UPDATE SET last = notice_series.last + 1 RETURNING last",
+            )
+            .bind(year)
+            .fetch_one(&mut *tx)
+            .await?;
+            number = Some(format!("{year}-{seq:04}"));
+        }
+        let micros = |t: Option<jiff::Timestamp>| t.map(|t| t.as_microsecond());
+        let (mut acknowledged, mut answered, mut closed) = (micros(n.acknowledged_at), micros(n.answered_at), micros(n.closed_at));
+        let (mut outcome, mut until) = (n.outcome.map(|o| o.as_str().to_string()), micros(n.accepted_until));
+        let mut approved_by = n.approved_by.clone();
+        let mut reopened = n.reopened;
+        let issued = micros(n.issued_at).or((to == State::Issued).then_some(at));
+        match mv.action {
+            Action::Approve => approved_by = Some(p.username.clone()),
+            Action::Acknowledge => acknowledged = Some(at),
+            Action::Answer => answered = Some(at),
+            Action::Cancel => closed = Some(at),
+            Action::Close => {
+                closed = Some(at);
+                let last: Option<(String, Option<i64>)> =
+                    sqlx::query("SELECT outcome, accept_until FROM notice_answers WHERE notice_id = $1 ORDER BY id DESC LIMIT 1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .map(|r| Ok::<_, sqlx::Error>((r.try_get("outcome")?, r.try_get("accept_until")?)))
+                        .transpose()?;
+                (outcome, until) = match last {
+                    Some((o, u)) => (Some(o), u),
+                    None => (None, None),
+                };
+            }
+            Action::Reopen => {
+                reopened += 1;
+                (acknowledged, answered, closed, outcome, until) = (None, None, None, None, None);
+            }
+            Action::Submit | Action::Reject | Action::Issue | Action::Start | Action::Return => {}
+        }
+        sqlx::query(
+            "UPDATE notices SET state = $1, number = $2, approved_by = $3, acknowledge_due = $4, answer_due = $5, answer_left = $6, \
+             issued_at = $7, acknowledged_at = $8, answered_at = $9, closed_at = $10, outcome = $11, accepted_until = $12, \
+             reopened = $13, version = version + 1, updated_at = $14 WHERE id = $15 AND version = $16",
+        )
+        .bind(to.as_str())
+        .bind(number.clone())
+        .bind(approved_by)
+        .bind(us(clocks.acknowledge_due))
+        .bind(us(clocks.answer_due))
+        .bind(clocks.answer_left)
+        .bind(issued)
+        .bind(acknowledged)
+        .bind(answered)
+        .bind(closed)
+        .bind(outcome)
+        .bind(until)
+        .bind(reopened)
+        .bind(at)
+        .bind(id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        let mut detail = serde_json::json!({ "number": number, "version": version + 1 });
+        if let Some(a) = &mv.answer {
+            sqlx::query(
+                "INSERT INTO notice_answers (notice_id, at, by_user, cause, measures, result, fixed_at, outcome, accept_until) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(id)
+            .bind(at)
+            .bind(&p.username)
+            .bind(&a.cause)
+            .bind(&a.measures)
+            .bind(&a.result)
+            .bind(micros(a.fixed_at))
+            .bind(a.outcome.as_str())
+            .bind(micros(a.accept_until))
+            .execute(&mut *tx)
+            .await?;
+            detail["outcome"] = a.outcome.as_str().into();
+        }
+        let step = Step { id, action: mv.action.as_str(), from: from.as_str(), to: to.as_str(), reason, at };
+        log_move(&mut tx, p, step, detail).await?;
+        tx.commit().await?;
+        let row = self.visible_notice(p, id).await?;
+        self.detail(p, row, now).await
+    }
+}
+
+fn check_answer(a: &NewAnswer, now: jiff::Timestamp) -> Result<()> {
+    for (what, text) in [("the cause", &a.cause), ("the measures", &a.measures), ("the result", &a.result)] {
+        if text.trim().is_empty() {
+            return Err(invalid(format!("an answer needs {what}")));
+        }
+        check_text(what, text, MAX_TEXT, false)?;
+    }
+    if a.fixed_at.is_some_and(|t| t > now) {
+        return Err(invalid("the time fixed is in the future"));
+    }
+    match (a.outcome, a.accept_until) {
+        (Outcome::RiskAccepted, None) => Err(invalid("risk acceptance needs accept_until, the date it ends")),
+        (Outcome::RiskAccepted, Some(t)) if t <= now => Err(invalid("accept_until must be in the future")),
+        (o, Some(_)) if o != Outcome::RiskAccepted => Err(invalid("accept_until goes only with the outcome risk_accepted")),
+        _ => Ok(()),
+    }
+}
