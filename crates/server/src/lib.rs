@@ -8,6 +8,7 @@ mod auth;
 mod error;
 mod events;
 mod metrics;
+mod notices;
 pub mod syslog;
 
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::Deserialize;
 use shouwang_registry::io::{RecordType, read_csv, read_json};
 use shouwang_registry::{Bundle, io};
@@ -72,6 +73,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/alerts/{id}/level", post(alerts::set_level))
         .route("/api/v1/detection", get(alerts::content))
         .route("/api/v1/detection/reload", post(alerts::reload))
+        .route("/api/v1/notices", get(notices::list).post(notices::create))
+        .route("/api/v1/notices/from-alerts", post(notices::from_alerts))
+        .route("/api/v1/notices/{id}", get(notices::get))
+        .route("/api/v1/notices/{id}/moves", post(notices::take))
+        .route("/api/v1/calendar", get(notices::calendar))
+        .route("/api/v1/calendar/{date}", put(notices::set_day))
+        .route("/api/v1/deadline-policy", get(notices::policy).put(notices::set_policy))
         .route("/metrics", get(metrics_text))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see /api/v1/openapi.json".into()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

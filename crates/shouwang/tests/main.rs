@@ -9,5 +9,6 @@ mod detect_cli;
 mod helpers;
 mod ingest_api;
 mod ingest_cli;
+mod notices_api;
 mod syslog;
 mod syslog_tls;

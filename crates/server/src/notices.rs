@@ -1,0 +1,128 @@
+//! Notices (通报), their moves, and the calendar and policy their deadlines
+//! count on. A notice's `ETag` is its version; a move must send it back in
+//! `If-Match`, so two people cannot silently overwrite each other: a stale
+//! one gets 412, a missing one 428.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use shouwang_store::{FromAlerts, Move, NewNotice, NoticeDetail, NoticeQuery};
+
+use crate::auth::{Auth, Q};
+use crate::{ApiError, AppState, SMALL_BODY, parse_json, read_body};
+
+fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("a number is a valid header")
+}
+
+/// The version an `If-Match: "N"` names.
+fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
+    let v = headers
+        .get(header::IF_MATCH)
+        .ok_or_else(|| ApiError::PreconditionRequired("send If-Match with the notice's ETag (its version) as you read it".into()))?;
+    v.to_str()
+        .ok()
+        .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ApiError::BadRequest("If-Match must be a notice's ETag, such as \"3\"".into()))
+}
+
+fn notice_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| ApiError::BadRequest(format!("`{id}` is not a notice id (a number)")))
+}
+
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+fn one(status: StatusCode, n: NoticeDetail) -> Response {
+    let tag = etag(n.notice.version);
+    let mut resp = (status, axum::Json(n)).into_response();
+    resp.headers_mut().insert(header::ETAG, tag);
+    resp
+}
+
+/// A category code must be one of GB/T 20986-2023's.
+fn check_category(s: &AppState, code: Option<&str>) -> Result<(), ApiError> {
+    match code {
+        Some(c) if s.categories.get(c).is_none() => {
+            Err(ApiError::Invalid { message: format!("`{c}` is not a GB/T 20986-2023 category code"), details: vec![] })
+        }
+        _ => Ok(()),
+    }
+}
+
+pub async fn list(State(s): State<AppState>, Auth(p): Auth, Q(q): Q<NoticeQuery>) -> Result<Response, ApiError> {
+    let notices = s.store.notices(&p, &q, now()).await?;
+    Ok(axum::Json(serde_json::json!({ "notices": notices })).into_response())
+}
+
+pub async fn create(State(s): State<AppState>, Auth(p): Auth, body: Body) -> Result<Response, ApiError> {
+    let n: NewNotice = parse_json(&read_body(body, SMALL_BODY).await?)?;
+    check_category(&s, n.category.as_deref())?;
+    Ok(one(StatusCode::CREATED, s.store.create_notice(&p, &n, now()).await?))
+}
+
+pub async fn from_alerts(State(s): State<AppState>, Auth(p): Auth, body: Body) -> Result<Response, ApiError> {
+    let f: FromAlerts = parse_json(&read_body(body, SMALL_BODY).await?)?;
+    let notices = s.store.notices_from_alerts(&p, &f, now()).await?;
+    Ok((StatusCode::CREATED, axum::Json(serde_json::json!({ "notices": notices }))).into_response())
+}
+
+pub async fn get(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(one(StatusCode::OK, s.store.notice(&p, notice_id(&id)?, now()).await?))
+}
+
+pub async fn take(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let id = notice_id(&id)?;
+    let version = if_match(&headers)?;
+    let m: Move = parse_json(&read_body(body, SMALL_BODY).await?)?;
+    Ok(one(StatusCode::OK, s.store.move_notice(&p, id, version, &m, now()).await?))
+}
+
+pub async fn calendar(State(s): State<AppState>, Auth(p): Auth) -> Result<Response, ApiError> {
+    Ok(axum::Json(serde_json::json!({ "days": s.store.calendar_days(&p).await? })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DayBody {
+    /// `holiday`, `workday`, or null to let the weekday decide again.
+    kind: Option<shouwang_workflow::DayKind>,
+    #[serde(default)]
+    name: String,
+    reason: String,
+}
+
+pub async fn set_day(State(s): State<AppState>, Auth(p): Auth, Path(date): Path<String>, body: Body) -> Result<Response, ApiError> {
+    let date: jiff::civil::Date = date.parse().map_err(|_| ApiError::BadRequest(format!("`{date}` is not a date (YYYY-MM-DD)")))?;
+    let b: DayBody = parse_json(&read_body(body, SMALL_BODY).await?)?;
+    s.store.set_calendar_day(&p, date, b.kind, &b.name, &b.reason).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn policy(State(s): State<AppState>, Auth(p): Auth) -> Result<Response, ApiError> {
+    p.require(shouwang_store::Perm::ReadNotices)?;
+    Ok(axum::Json(s.store.deadline_policy().await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyBody {
+    /// `level,acknowledge,answer` lines, header first.
+    policy: String,
+    reason: String,
+}
+
+pub async fn set_policy(State(s): State<AppState>, Auth(p): Auth, body: Body) -> Result<Response, ApiError> {
+    let b: PolicyBody = parse_json(&read_body(body, SMALL_BODY).await?)?;
+    Ok(axum::Json(s.store.set_deadline_policy(&p, &b.policy, &b.reason).await?).into_response())
+}
