@@ -70,8 +70,11 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCmd),
-    /// The newest audit entries, as JSON lines.
+    /// The newest audit entries, as JSON lines; `audit verify` checks the chain.
+    #[command(args_conflicts_with_subcommands = true)]
     Audit {
+        #[command(subcommand)]
+        cmd: Option<AuditCmd>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
@@ -136,6 +139,19 @@ pub enum Command {
     Demo(DemoCmd),
     /// Print the example configuration with every key documented.
     ConfigExample,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCmd {
+    /// Walk the hash chain of the whole audit trail: reports every edited,
+    /// deleted or cut-off entry and exits 1, or prints the entry count and
+    /// head hash (keep it elsewhere to catch a rewrite of the whole chain).
+    Verify {
+        /// Fail unless the chain ends in this hash (one you kept earlier)
+        /// or contains it as an entry's hash.
+        #[arg(long)]
+        expect_head: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

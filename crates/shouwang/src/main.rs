@@ -231,7 +231,19 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::DeadLetters(cmd) => ingest::dead_letters(&cfg, cmd).await?,
         Command::Status => println!("{}", serde_json::to_string_pretty(&ingest::status(&cfg)?)?),
-        Command::Audit { limit } => {
+        Command::Audit { cmd: Some(AuditCmd::Verify { expect_head }), .. } => {
+            let store = open_store(&cfg).await?;
+            let r = store.verify_audit(&me, expect_head.as_deref()).await?;
+            for p in &r.problems {
+                println!("broken: {p}");
+            }
+            if !r.intact() {
+                eprintln!("the audit trail has been tampered with: {} problem(s) in {} entries", r.problems.len(), r.entries);
+                return Ok(std::process::ExitCode::FAILURE);
+            }
+            println!("intact: {} entries, head {}", r.entries, r.head);
+        }
+        Command::Audit { cmd: None, limit } => {
             let store = open_store(&cfg).await?;
             let mut out = std::io::stdout().lock();
             for e in store.audit_entries(&me, limit).await? {

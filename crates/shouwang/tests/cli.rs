@@ -89,6 +89,29 @@ fn newcomer_flow_import_attribute_show_history() {
     assert!(audit.iter().any(|e| e["reason"] == "merger" && e["actor"].as_str().unwrap().starts_with("local:")));
 }
 
+#[tokio::test]
+async fn audit_verify_catches_an_edit_made_behind_the_triggers() {
+    let env = Env::new();
+    let src = env.dir.path().join("seed");
+    write_files(&src, &[("regions.csv", REGIONS), ("units.csv", UNITS)]);
+    env.ok(&["registry", "import", src.to_str().unwrap(), "--reason", "first load"]);
+    let out = env.ok(&["audit", "verify"]);
+    assert!(out.starts_with("intact: 1 entries, head "), "{out}");
+    let head = out.trim().rsplit(' ').next().unwrap().to_string();
+    // Someone with the database file in hand lifts the trigger and edits.
+    let url = format!("sqlite://{}", env.data().join("shouwang.sqlite").display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::raw_sql("DROP TRIGGER audit_no_update; UPDATE audit_log SET reason = 'routine' WHERE action = 'registry.import'")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let out = env.run(&["audit", "verify", "--expect-head", &head], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("broken: entry 1 (number 1, registry.import on registry) does not match its hash"), "{stdout}");
+    assert!(String::from_utf8(out.stderr).unwrap().contains("tampered with"));
+}
+
 #[test]
 fn bad_import_exits_nonzero_and_names_every_record() {
     let env = Env::new();

@@ -12,8 +12,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::access::{Perm, Principal, Visibility};
+use crate::audit::audit;
 use crate::filter::{Bind, Filter};
-use crate::users::audit;
 use crate::{Result, Store, StoreError, now_micros, ts};
 
 /// Sample events kept per alert: enough to see what fired, bounded however

@@ -14,6 +14,7 @@
 mod access;
 mod alerts;
 mod attribute;
+mod audit;
 mod filter;
 mod notices;
 mod registry;
@@ -28,9 +29,10 @@ use sqlx::{AnyPool, Executor};
 pub use access::{Perm, Principal, Role, Visibility};
 pub use alerts::{Alert, AlertHits, AlertQuery, MAX_SAMPLES, Override};
 pub use attribute::{Affected, AssetView, Attribution, Attributor, UnitRef};
+pub use audit::{AuditEntry, ChainReport};
 pub use notices::{AnswerRecord, FromAlerts, LogEntry, Move, NewAnswer, NewNotice, Notice, NoticeDetail, NoticeQuery};
 pub use registry::{ClaimChange, ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
-pub use users::{AuditEntry, NewUser, TokenInfo};
+pub use users::{NewUser, TokenInfo};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_alerts.sql"), include_str!("../migrations/postgres/0002_alerts.sql")),
     (3, include_str!("../migrations/sqlite/0003_alert_samples.sql"), include_str!("../migrations/postgres/0003_alert_samples.sql")),
     (4, include_str!("../migrations/sqlite/0004_notices.sql"), include_str!("../migrations/postgres/0004_notices.sql")),
+    (5, include_str!("../migrations/sqlite/0005_audit_chain.sql"), include_str!("../migrations/postgres/0005_audit_chain.sql")),
 ];
 
 /// The store. Cheap to clone (a pool handle).
@@ -158,6 +161,11 @@ impl Store {
             }
             let sql = if self.backend == Backend::Sqlite { sqlite } else { postgres };
             sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|source| StoreError::Migration { version, source })?;
+            if version == 5 {
+                audit::chain_existing(&mut tx).await?;
+                let restore = if self.backend == Backend::Sqlite { audit::RESTORE_TRIGGER_SQLITE } else { audit::RESTORE_TRIGGER_POSTGRES };
+                sqlx::raw_sql(restore).execute(&mut *tx).await.map_err(|source| StoreError::Migration { version, source })?;
+            }
             sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
                 .bind(version)
                 .bind(now_micros())

@@ -275,7 +275,7 @@ impl Store {
             "claims_ended": out.summary.claims_ended,
             "moved": out.moved,
         });
-        crate::users::audit(&mut tx, p, "registry.import", "registry", reason, &detail).await?;
+        crate::audit::audit(&mut tx, p, "registry.import", "registry", reason, &detail).await?;
         sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'registry_version'").execute(&mut *tx).await?;
         tx.commit().await?;
         out.applied = true;
@@ -460,7 +460,7 @@ async fn apply(tx: &mut Tx<'_>, p: &Principal, plan: &reg::Plan, current: &Curre
         .await?;
         if let Some(old) = current.units.get(&u.code) {
             let detail = serde_json::json!({ "before": format!("{old:?}"), "after": format!("{u:?}") });
-            crate::users::audit(tx, p, "unit.update", u.code.as_str(), reason, &detail).await?;
+            crate::audit::audit(tx, p, "unit.update", u.code.as_str(), reason, &detail).await?;
         }
     }
     for (unit, contacts) in &plan.contacts_replaced {
@@ -478,7 +478,7 @@ async fn apply(tx: &mut Tx<'_>, p: &Principal, plan: &reg::Plan, current: &Curre
                 .await?;
         }
         let detail = serde_json::json!({ "before": before, "after": contacts.len() });
-        crate::users::audit(tx, p, "contacts.replace", unit.as_str(), reason, &detail).await?;
+        crate::audit::audit(tx, p, "contacts.replace", unit.as_str(), reason, &detail).await?;
     }
     for (unit, value) in &plan.claims_ended {
         sqlx::query(

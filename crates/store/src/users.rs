@@ -10,9 +10,10 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use shouwang_registry::UnitCode;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use crate::access::{Perm, Principal, Role};
+use crate::audit::audit;
 use crate::{Result, Store, StoreError, now_micros, ts};
 
 pub const TOKEN_PREFIX: &str = "sw_";
@@ -43,49 +44,6 @@ pub struct TokenInfo {
     pub name: String,
     pub created_at: jiff::Timestamp,
     pub revoked_at: Option<jiff::Timestamp>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: jiff::Timestamp,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub reason: String,
-    pub detail: serde_json::Value,
-}
-
-/// Appends to the audit trail inside the caller's transaction, so the
-/// record exists exactly when the change does.
-pub(crate) async fn audit(
-    tx: &mut Transaction<'_, Any>,
-    p: &Principal,
-    action: &str,
-    target: &str,
-    reason: &str,
-    detail: &serde_json::Value,
-) -> Result<()> {
-    sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(now_micros())
-        .bind(&p.username)
-        .bind(action)
-        .bind(target)
-        .bind(reason)
-        .bind(detail.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-impl Store {
-    /// Records an action taken outside the store (a dead-letter replay) in the audit trail.
-    pub async fn record(&self, p: &Principal, action: &str, target: &str, reason: &str, detail: &serde_json::Value) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        audit(&mut tx, p, action, target, reason, detail).await?;
-        tx.commit().await?;
-        Ok(())
-    }
 }
 
 fn hash_token(token: &str) -> String {
@@ -279,26 +237,5 @@ impl Store {
             Some(id) => self.principal_of(id).await,
             None => Ok(None),
         }
-    }
-
-    /// The newest audit entries, newest first.
-    pub async fn audit_entries(&self, p: &Principal, limit: i64) -> Result<Vec<AuditEntry>> {
-        p.require(Perm::ReadAudit)?;
-        let rows =
-            sqlx::query("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1").bind(limit.clamp(1, 10_000)).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let detail: String = r.try_get("detail")?;
-                Ok(AuditEntry {
-                    id: r.try_get("id")?,
-                    at: ts(r.try_get("at")?),
-                    actor: r.try_get("actor")?,
-                    action: r.try_get("action")?,
-                    target: r.try_get("target")?,
-                    reason: r.try_get("reason")?,
-                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
-                })
-            })
-            .collect()
     }
 }

@@ -527,3 +527,85 @@ pub async fn alert_samples_survive_migration_3(store: &Store) {
 #[path = "notices.rs"]
 mod notices;
 pub use notices::*;
+
+/// Lifts the append-only triggers, as someone with the database's owner
+/// rights could: what the hash chain is for.
+async fn lift_audit_triggers(store: &Store) {
+    let sql: &[&str] = match store.backend() {
+        shouwang_store::Backend::Sqlite => &["DROP TRIGGER audit_no_update", "DROP TRIGGER audit_no_delete"],
+        shouwang_store::Backend::Postgres => &["ALTER TABLE audit_log DISABLE TRIGGER audit_append_only"],
+    };
+    for s in sql {
+        sqlx::raw_sql(s).execute(store.pool()).await.unwrap();
+    }
+}
+
+pub async fn audit_chain_finds_edits_deletions_and_a_cut_tail(store: &Store) {
+    base(store).await;
+    for i in 0..5 {
+        store.record(&admin(), "test.step", &format!("t{i}"), "why", &serde_json::json!({ "i": i })).await.unwrap();
+    }
+    let ok = store.verify_audit(&admin(), None).await.unwrap();
+    assert!(ok.intact(), "{:?}", ok.problems);
+    assert_eq!(ok.entries, 6, "the import and five steps");
+    let auditor = Principal { username: "aud".into(), role: Role::Auditor, unit: None };
+    assert_eq!(store.verify_audit(&auditor, None).await.unwrap().head, ok.head);
+    let analyst = Principal { username: "ana".into(), role: Role::Analyst, unit: None };
+    assert!(matches!(store.verify_audit(&analyst, None).await, Err(StoreError::Forbidden(_))));
+    // A head kept earlier is found in the chain as it grows; a made-up one is not.
+    store.record(&admin(), "test.step", "t5", "why", &serde_json::json!({})).await.unwrap();
+    assert!(store.verify_audit(&admin(), Some(&ok.head)).await.unwrap().intact());
+    let r = store.verify_audit(&admin(), Some("ab".repeat(32).as_str())).await.unwrap();
+    assert!(r.problems[0].contains("no longer passes through the head kept earlier"), "{:?}", r.problems);
+
+    lift_audit_triggers(store).await;
+    let pool = store.pool();
+    let exec = |sql: &'static str| async move { sqlx::raw_sql(sql).execute(pool).await.unwrap() };
+    // An edit is found, once, and undoing it makes the chain whole again.
+    exec("UPDATE audit_log SET reason = 'nothing to see' WHERE target = 't2'").await;
+    let r = store.verify_audit(&admin(), None).await.unwrap();
+    assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    assert!(r.problems[0].contains("does not match its hash") && r.problems[0].contains("test.step on t2"), "{:?}", r.problems);
+    exec("UPDATE audit_log SET reason = 'why' WHERE target = 't2'").await;
+    assert!(store.verify_audit(&admin(), None).await.unwrap().intact());
+    // A deleted entry leaves a gap.
+    exec("DELETE FROM audit_log WHERE target = 't1'").await;
+    let r = store.verify_audit(&admin(), None).await.unwrap();
+    assert!(r.problems.iter().any(|p| p.contains("where 3 was expected: entries were deleted")), "{:?}", r.problems);
+    // A cut-off tail disagrees with the head.
+    exec("DELETE FROM audit_log WHERE target = 't5'").await;
+    let r = store.verify_audit(&admin(), None).await.unwrap();
+    assert_eq!(r.problems.len(), 3, "{:?}", r.problems);
+    assert!(r.problems[2].starts_with("the head says 7 entries ending in"), "{:?}", r.problems);
+}
+
+pub async fn audit_chain_covers_entries_from_before_it(store: &Store) {
+    base(store).await;
+    store.record(&admin(), "test.step", "t", "why", &serde_json::json!({})).await.unwrap();
+    // Back to the schema before migration 5, with two entries unchained.
+    let undo: &[&str] = match store.backend() {
+        shouwang_store::Backend::Sqlite => &[
+            "DROP TRIGGER audit_no_update",
+            "DROP TABLE audit_head",
+            "ALTER TABLE audit_log DROP COLUMN seq",
+            "ALTER TABLE audit_log DROP COLUMN hash",
+            "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+            "DELETE FROM schema_migrations WHERE version = 5",
+        ],
+        shouwang_store::Backend::Postgres => &[
+            "DROP TABLE audit_head",
+            "ALTER TABLE audit_log DROP COLUMN seq",
+            "ALTER TABLE audit_log DROP COLUMN hash",
+            "DELETE FROM schema_migrations WHERE version = 5",
+        ],
+    };
+    for s in undo {
+        sqlx::raw_sql(s).execute(store.pool()).await.unwrap();
+    }
+    store.migrate().await.unwrap();
+    store.record(&admin(), "test.step", "after", "why", &serde_json::json!({})).await.unwrap();
+    let r = store.verify_audit(&admin(), None).await.unwrap();
+    assert!(r.intact(), "{:?}", r.problems);
+    assert_eq!(r.entries, 3);
+    assert!(sqlx::query("UPDATE audit_log SET actor = 'x'").execute(store.pool()).await.is_err(), "append-only again");
+}

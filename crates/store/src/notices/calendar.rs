@@ -8,7 +8,7 @@ use shouwang_workflow::{Calendar, CalendarDay, DayKind, Policy};
 use sqlx::Row;
 
 use crate::access::{Perm, Principal};
-use crate::users::audit;
+use crate::audit::audit;
 use crate::{Result, Store, StoreError, now_micros};
 
 const POLICY_KEY: &str = "deadline_policy";

@@ -21,8 +21,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::access::{Perm, Principal};
+use crate::audit::audit;
 use crate::filter::{Bind, Filter};
-use crate::users::audit;
 use crate::{Result, Store, StoreError, ts};
 
 pub use moves::{FromAlerts, Move, NewAnswer, NewNotice};

@@ -1,0 +1,8 @@
+-- The audit trail becomes a hash chain (see src/audit.rs). The UPDATE
+-- trigger is dropped so the store can chain the existing entries in this
+-- same transaction; the store puts it back before the transaction ends.
+DROP TRIGGER audit_no_update;
+ALTER TABLE audit_log ADD COLUMN seq BIGINT;
+ALTER TABLE audit_log ADD COLUMN hash TEXT;
+-- The chain's last number and hash: one row, updated by every append.
+CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL);
