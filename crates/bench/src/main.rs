@@ -4,7 +4,7 @@
 //! corpus, and every subject must return the same answers as ours before its
 //! time counts. Each figure is the median of `--runs` runs, with min and max.
 //!
-//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e|intel|detect|hunt] [--indicators N] [--copies N] [--hot] [--profile RUNG]
+//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e|intel|detect|hunt|notices] [--indicators N] [--copies N] [--notices N] [--hot] [--profile RUNG]
 //!
 //! Run under `taskset -c 1` for a one-core figure.
 
@@ -15,6 +15,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod detect;
 mod hunt;
 mod intel;
+mod notices;
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -138,6 +139,11 @@ fn main() {
         // `--copies N`: how many times the regression samples are repeated.
         let n = args.iter().position(|a| a == "--copies").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(400);
         hunt::run(runs, n);
+    }
+    if want("notices") {
+        // `--notices N` (default 1M, the scale).
+        let n = args.iter().position(|a| a == "--notices").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+        notices::run(runs, n);
     }
     if want("intel") {
         // `--indicators N` (default 10M, the scale).

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use shouwang_store::{FromAlerts, Move, NewNotice, NoticeDetail, NoticeQuery};
+use shouwang_store::{FromAlerts, Move, NewNotice, NoticeQuery};
 
 use crate::auth::{Auth, Q};
 use crate::{ApiError, AppState, SMALL_BODY, parse_json, read_body};
@@ -37,9 +37,10 @@ fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()
 }
 
-fn one(status: StatusCode, n: NoticeDetail) -> Response {
-    let tag = etag(n.notice.version);
-    let mut resp = (status, axum::Json(n)).into_response();
+/// A notice (with its detail, or as moved) and its version as the ETag.
+fn one(status: StatusCode, version: i64, body: impl serde::Serialize) -> Response {
+    let tag = etag(version);
+    let mut resp = (status, axum::Json(body)).into_response();
     resp.headers_mut().insert(header::ETAG, tag);
     resp
 }
@@ -62,7 +63,8 @@ pub async fn list(State(s): State<AppState>, Auth(p): Auth, Q(q): Q<NoticeQuery>
 pub async fn create(State(s): State<AppState>, Auth(p): Auth, body: Body) -> Result<Response, ApiError> {
     let n: NewNotice = parse_json(&read_body(body, SMALL_BODY).await?)?;
     check_category(&s, n.category.as_deref())?;
-    Ok(one(StatusCode::CREATED, s.store.create_notice(&p, &n, now()).await?))
+    let n = s.store.create_notice(&p, &n, now()).await?;
+    Ok(one(StatusCode::CREATED, n.notice.version, n))
 }
 
 pub async fn from_alerts(State(s): State<AppState>, Auth(p): Auth, body: Body) -> Result<Response, ApiError> {
@@ -72,7 +74,8 @@ pub async fn from_alerts(State(s): State<AppState>, Auth(p): Auth, body: Body) -
 }
 
 pub async fn get(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(one(StatusCode::OK, s.store.notice(&p, notice_id(&id)?, now()).await?))
+    let n = s.store.notice(&p, notice_id(&id)?, now()).await?;
+    Ok(one(StatusCode::OK, n.notice.version, n))
 }
 
 pub async fn take(
@@ -85,7 +88,8 @@ pub async fn take(
     let id = notice_id(&id)?;
     let version = if_match(&headers)?;
     let m: Move = parse_json(&read_body(body, SMALL_BODY).await?)?;
-    Ok(one(StatusCode::OK, s.store.move_notice(&p, id, version, &m, now()).await?))
+    let n = s.store.move_notice(&p, id, version, &m, now()).await?;
+    Ok(one(StatusCode::OK, n.notice.version, n))
 }
 
 pub async fn calendar(State(s): State<AppState>, Auth(p): Auth) -> Result<Response, ApiError> {

@@ -101,8 +101,9 @@ async fn an_alert_becomes_a_notice_the_unit_answers_and_the_centre_closes() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _, v) = take(&app, &s1, id, Some(3), answer).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["answers"][0]["cause"], "<script>alert('x')</script> 弱口令", "stored as written, as JSON text");
     assert_eq!(v["answer_paused"], true);
+    let (_, v) = get_json(&app, &format!("/api/v1/notices/{id}"), &s1).await;
+    assert_eq!(v["answers"][0]["cause"], "<script>alert('x')</script> 弱口令", "stored as written, as JSON text");
     // Not allowed from here: 409 naming what is.
     let (s, _, v) = take(&app, &analyst, id, Some(4), json!({ "action": "issue" })).await;
     assert_eq!(s, StatusCode::CONFLICT);
@@ -110,6 +111,7 @@ async fn an_alert_becomes_a_notice_the_unit_answers_and_the_centre_closes() {
     let (s, _, v) = take(&app, &analyst, id, Some(4), json!({ "action": "close", "reason": "复测通过" })).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!((v["state"].as_str(), v["outcome"].as_str()), (Some("closed"), Some("fixed")));
+    let (_, v) = get_json(&app, &format!("/api/v1/notices/{id}"), &analyst).await;
     let steps: Vec<&str> = v["timeline"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(steps, ["create", "issue", "acknowledge", "answer", "close"]);
 

@@ -4,9 +4,10 @@
 //!
 //! Entry n carries `seq` = n and `hash` = SHA-256 of the previous entry's
 //! hash and entry n's fields, each length-prefixed so no two field lists
-//! hash alike. `audit_head` holds the last `seq` and `hash`: appending
-//! updates it first, which takes its row lock (PostgreSQL) or the write lock
-//! (SQLite), so concurrent appends chain one after the other. `verify` walks
+//! hash alike. `audit_head` holds the last `seq` and `hash` (a trigger moves
+//! it with every insert); appending writes it first, which takes its row
+//! lock (PostgreSQL) or the write lock (SQLite), so concurrent appends chain
+//! one after the other. `verify` walks
 //! the chain: an edited entry no longer hashes to its `hash`, a deleted one
 //! leaves a gap in `seq`, and a cut-off tail disagrees with the head. Keep
 //! the head hash `verify` prints somewhere else to catch a rewrite of the
@@ -72,6 +73,17 @@ fn chain_hash(prev: &str, f: &Fields<'_>) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One entry to append.
+pub(crate) struct Entry {
+    pub action: String,
+    pub target: String,
+    pub reason: String,
+    pub detail: String,
+}
+
+/// Rows per multi-row insert: 8 parameters each.
+const ROWS: usize = 32;
+
 /// Appends to the audit trail inside the caller's transaction, so the
 /// record exists exactly when the change does.
 pub(crate) async fn audit(
@@ -82,23 +94,52 @@ pub(crate) async fn audit(
     reason: &str,
     detail: &serde_json::Value,
 ) -> Result<()> {
-    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 RETURNING seq, hash").fetch_one(&mut **tx).await?;
-    let (seq, prev): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
-    let detail = detail.to_string();
-    let f = Fields { seq, at: now_micros(), actor: &p.username, action, target, reason, detail: &detail };
-    let hash = chain_hash(&prev, &f);
-    sqlx::query("INSERT INTO audit_log (at, actor, action, target, reason, detail, seq, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(f.at)
-        .bind(f.actor)
-        .bind(action)
-        .bind(target)
-        .bind(reason)
-        .bind(f.detail)
-        .bind(seq)
-        .bind(&hash)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("UPDATE audit_head SET hash = $1").bind(hash).execute(&mut **tx).await?;
+    let e = Entry { action: action.into(), target: target.into(), reason: reason.into(), detail: detail.to_string() };
+    audit_many(tx, p, &[e]).await
+}
+
+/// Appends entries in order, in a few statements: the head is locked and
+/// read once, the hashes chained here, and the rows inserted 32 at a time
+/// (a trigger moves the head with each).
+pub(crate) async fn audit_many(tx: &mut Transaction<'_, Any>, p: &Principal, entries: &[Entry]) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    // A write that changes nothing: it takes the head's row lock (PostgreSQL)
+    // or the write lock (SQLite), so appends chain one after the other.
+    let head = sqlx::query("UPDATE audit_head SET seq = seq RETURNING seq, hash").fetch_one(&mut **tx).await?;
+    let (mut seq, mut prev): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
+    let at = now_micros();
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in entries {
+        seq += 1;
+        let f = Fields { seq, at, actor: &p.username, action: &e.action, target: &e.target, reason: &e.reason, detail: &e.detail };
+        prev = chain_hash(&prev, &f);
+        rows.push((seq, prev.clone(), e));
+    }
+    for chunk in rows.chunks(ROWS) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    8 * i + 1,
+                    8 * i + 2,
+                    8 * i + 3,
+                    8 * i + 4,
+                    8 * i + 5,
+                    8 * i + 6,
+                    8 * i + 7,
+                    8 * i + 8
+                )
+            })
+            .collect();
+        let sql = format!("INSERT INTO audit_log (at, actor, action, target, reason, detail, seq, hash) VALUES {}", values.join(", "));
+        let mut q = sqlx::query(&sql);
+        for (seq, hash, e) in chunk {
+            q = q.bind(at).bind(&p.username).bind(&e.action).bind(&e.target).bind(&e.reason).bind(&e.detail).bind(*seq).bind(hash.as_str());
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

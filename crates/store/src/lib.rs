@@ -30,7 +30,7 @@ pub use access::{Perm, Principal, Role, Visibility};
 pub use alerts::{Alert, AlertHits, AlertQuery, MAX_SAMPLES, Override};
 pub use attribute::{Affected, AssetView, Attribution, Attributor, UnitRef};
 pub use audit::{AuditEntry, ChainReport};
-pub use notices::{AnswerRecord, FromAlerts, LogEntry, Move, NewAnswer, NewNotice, Notice, NoticeDetail, NoticeQuery};
+pub use notices::{AnswerRecord, FromAlerts, LogEntry, Move, Moved, NewAnswer, NewNotice, Notice, NoticeDetail, NoticeQuery};
 pub use registry::{ClaimChange, ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
 pub use users::{NewUser, TokenInfo};
 
@@ -88,6 +88,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The business calendar, read once and dropped when the admin edits it
+    /// (deadlines are computed on every issue, answer and return).
+    calendar: std::sync::Arc<arc_swap::ArcSwapOption<shouwang_workflow::Calendar>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -129,7 +132,7 @@ impl Store {
                 })
             });
         }
-        let store = Store { pool: pool.connect_with(opts).await?, backend };
+        let store = Store { pool: pool.connect_with(opts).await?, backend, calendar: Default::default() };
         store.migrate().await?;
         Ok(store)
     }

@@ -106,6 +106,8 @@ pub async fn notices_go_round_the_loop_on_the_calendar(store: &Store) {
     assert_eq!(store.notices(&analyst, &overdue, at("2026-11-16T14:00")).await.unwrap().len(), 0);
     let late = store.notices(&analyst, &overdue, at("2026-11-16T14:01")).await.unwrap();
     assert_eq!((late.len(), late[0].overdue), (1, Some(Breach::Acknowledge)));
+    assert_eq!(store.breached_notices(at("2026-11-16T14:00")).await.unwrap(), []);
+    assert_eq!(store.breached_notices(at("2026-11-16T14:01")).await.unwrap(), [(id, Breach::Acknowledge)]);
     let n = store.move_notice(&s1, id, 2, &mv(Action::Acknowledge, ""), at("2026-11-16T14:30")).await.unwrap();
     assert_eq!(n.notice.overdue, None);
     assert_eq!(n.allowed, [Action::Start, Action::Answer], "the unit's own next steps");
@@ -122,16 +124,18 @@ pub async fn notices_go_round_the_loop_on_the_calendar(store: &Store) {
     assert_eq!((n.notice.state, n.notice.answer_due, n.notice.answer_paused), (State::Returned, Some(at("2026-11-24T10:00")), false));
     let late = store.notices(&analyst, &overdue, at("2026-11-24T10:01")).await.unwrap();
     assert_eq!(late[0].overdue, Some(Breach::Answer));
+    assert_eq!(store.breached_notices(at("2026-11-24T10:01")).await.unwrap(), [(id, Breach::Answer)]);
     let n = store.move_notice(&s1, id, n.notice.version, &answer(Outcome::Fixed), at("2026-11-24T11:00")).await.unwrap();
     let n = store.move_notice(&analyst, id, n.notice.version, &mv(Action::Close, "复测通过"), at("2026-11-25T09:00")).await.unwrap();
     assert_eq!((n.notice.state, n.notice.outcome), (State::Closed, Some(Outcome::Fixed)));
-    assert_eq!(n.answers.len(), 2);
+    assert_eq!(store.notice(&analyst, id, at("2026-11-25T09:00")).await.unwrap().answers.len(), 2);
     // The problem came back: reopened, same number, clocks restarted.
     let n = store.move_notice(&analyst, id, n.notice.version, &mv(Action::Reopen, "再次检测到"), at("2026-12-01T09:00")).await.unwrap();
     assert_eq!((n.notice.state, n.notice.reopened, n.notice.number.as_deref()), (State::Issued, 1, Some("2026-0001")));
     assert_eq!(n.notice.acknowledge_due, Some(at("2026-12-01T13:00")));
     assert_eq!(n.notice.outcome, None);
-    let steps: Vec<&str> = n.timeline.iter().map(|e| e.action.as_str()).collect();
+    let timeline = store.notice(&analyst, id, at("2026-12-01T09:00")).await.unwrap().timeline;
+    let steps: Vec<&str> = timeline.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(steps, ["create", "issue", "acknowledge", "start", "answer", "return", "answer", "close", "reopen"]);
     // The timeline cannot be rewritten.
     assert!(sqlx::query("UPDATE notice_log SET reason = 'x'").execute(store.pool()).await.is_err());

@@ -586,6 +586,7 @@ pub async fn audit_chain_covers_entries_from_before_it(store: &Store) {
     let undo: &[&str] = match store.backend() {
         shouwang_store::Backend::Sqlite => &[
             "DROP TRIGGER audit_no_update",
+            "DROP TRIGGER audit_head_follows",
             "DROP TABLE audit_head",
             "ALTER TABLE audit_log DROP COLUMN seq",
             "ALTER TABLE audit_log DROP COLUMN hash",
@@ -593,6 +594,8 @@ pub async fn audit_chain_covers_entries_from_before_it(store: &Store) {
             "DELETE FROM schema_migrations WHERE version = 5",
         ],
         shouwang_store::Backend::Postgres => &[
+            "DROP TRIGGER audit_head_follows ON audit_log",
+            "DROP FUNCTION audit_head_follows()",
             "DROP TABLE audit_head",
             "ALTER TABLE audit_log DROP COLUMN seq",
             "ALTER TABLE audit_log DROP COLUMN hash",

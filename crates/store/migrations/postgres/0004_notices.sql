@@ -44,7 +44,9 @@ CREATE TABLE notices (
 );
 CREATE INDEX notices_unit ON notices (unit, updated_at);
 CREATE INDEX notices_updated ON notices (updated_at);
+-- The deadline scan: open notices by state and due time.
 CREATE INDEX notices_open ON notices (state, answer_due);
+CREATE INDEX notices_ack ON notices (state, acknowledge_due);
 
 CREATE TABLE notice_alerts (
     notice_id BIGINT NOT NULL REFERENCES notices (id),

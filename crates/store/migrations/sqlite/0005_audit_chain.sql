@@ -6,3 +6,6 @@ ALTER TABLE audit_log ADD COLUMN seq BIGINT;
 ALTER TABLE audit_log ADD COLUMN hash TEXT;
 -- The chain's last number and hash: one row, updated by every append.
 CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL);
+-- Every appended entry moves the head, in the same statement.
+CREATE TRIGGER audit_head_follows AFTER INSERT ON audit_log
+BEGIN UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1; END;

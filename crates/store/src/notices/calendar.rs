@@ -2,6 +2,8 @@
 //! Both start as the shipped data; edits are audited, and a notice keeps
 //! the spans it was issued with.
 
+use std::sync::Arc;
+
 use jiff::civil::Date;
 use shouwang_workflow::calendar::{DEFAULT_DAYS, parse_days};
 use shouwang_workflow::{Calendar, CalendarDay, DayKind, Policy};
@@ -57,9 +59,15 @@ impl Store {
             .collect()
     }
 
-    /// The calendar deadlines count on.
-    pub async fn calendar(&self) -> Result<Calendar> {
-        Ok(Calendar::new(self.listed_days().await?.into_iter().map(|d| (d.date, d.kind))))
+    /// The calendar deadlines count on. Read once per process and kept
+    /// until this store edits it: calendar edits go through the server.
+    pub async fn calendar(&self) -> Result<Arc<Calendar>> {
+        if let Some(c) = self.calendar.load_full() {
+            return Ok(c);
+        }
+        let c = Arc::new(Calendar::new(self.listed_days().await?.into_iter().map(|d| (d.date, d.kind))));
+        self.calendar.store(Some(c.clone()));
+        Ok(c)
     }
 
     /// The listed days (holidays and make-up working days).
@@ -98,6 +106,7 @@ impl Store {
         let detail = serde_json::json!({ "kind": kind, "name": name.trim() });
         audit(&mut tx, p, "calendar.set", &date.to_string(), reason.trim(), &detail).await?;
         tx.commit().await?;
+        self.calendar.store(None);
         Ok(())
     }
 

@@ -20,8 +20,8 @@ use shouwang_workflow::{Action, Breach, Clocks, Kind, Level, Outcome, Side, Stat
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::access::{Perm, Principal};
-use crate::audit::audit;
+use crate::access::{Perm, Principal, Visibility};
+use crate::audit::{Entry, audit_many};
 use crate::filter::{Bind, Filter};
 use crate::{Result, Store, StoreError, ts};
 
@@ -77,6 +77,15 @@ pub struct NoticeDetail {
     pub answers: Vec<AnswerRecord>,
     pub timeline: Vec<LogEntry>,
     /// What the caller may do next.
+    pub allowed: Vec<Action>,
+}
+
+/// A notice after a move, and what the caller may do next. The timeline
+/// and answers are one `GET` away; a move does not read them back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Moved {
+    #[serde(flatten)]
+    pub notice: Notice,
     pub allowed: Vec<Action>,
 }
 
@@ -245,6 +254,32 @@ impl Store {
         rows.iter().map(|r| Ok(notice_of(r)?.at(now))).collect()
     }
 
+    /// Open notices past a deadline at `now`, and which: what the
+    /// escalation job acts on. System-level, like recording alerts.
+    pub async fn breached_notices(&self, now: jiff::Timestamp) -> Result<Vec<(i64, Breach)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT id, state, acknowledge_due, answer_due FROM notices WHERE (state = 'issued' AND acknowledge_due < $1) \
+             OR (state IN {UNIT_HOLDS} AND answer_due < $1) ORDER BY id"
+        ))
+        .bind(now.as_second() * 1_000_000)
+        .fetch_all(&self.pool)
+        .await?;
+        let secs = |us: Option<i64>| us.map(|us| us.div_euclid(1_000_000));
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let state = State::parse(&r.try_get::<String, _>("state")?).map_err(|e| corrupt("state", e))?;
+            let clocks = Clocks {
+                acknowledge_due: secs(r.try_get("acknowledge_due")?),
+                answer_due: secs(r.try_get("answer_due")?),
+                answer_left: None,
+            };
+            if let Some(b) = clocks.breached(state, now.as_second()) {
+                out.push((r.try_get("id")?, b));
+            }
+        }
+        Ok(out)
+    }
+
     /// The row of notice `id` if `p` may see it. A unit-scoped caller asking
     /// for one it may not see is audited, then told it does not exist.
     async fn visible_notice(&self, p: &Principal, id: i64) -> Result<Stored> {
@@ -318,8 +353,7 @@ impl Store {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-        let level = row.notice.level;
-        let allowed = row.notice.state.allowed(level).into_iter().filter(|&a| may_take(p, a)).collect();
+        let allowed = allowed_for(p, row.notice.state, row.notice.level);
         Ok(NoticeDetail { notice: row.at(now), alerts, answers, timeline, allowed })
     }
 }
@@ -333,8 +367,15 @@ fn perm_for(action: Action) -> Perm {
     }
 }
 
-fn may_take(p: &Principal, action: Action) -> bool {
-    p.require(perm_for(action)).is_ok()
+/// The moves from `state` that `p`'s role may take.
+fn allowed_for(p: &Principal, state: State, level: Level) -> Vec<Action> {
+    state.allowed(level).into_iter().filter(|&a| p.require(perm_for(a)).is_ok()).collect()
+}
+
+/// Whether `p`, who sees `vis`, may see notice `n`: units see their own
+/// once issued; the centre sees all.
+fn visible(p: &Principal, vis: &Visibility, n: &Notice) -> bool {
+    vis.sees(&n.unit) && (!p.role.unit_scoped() || n.issued_at.is_some())
 }
 
 /// One step of a notice's timeline, as it is written.
@@ -345,24 +386,54 @@ struct Step<'a> {
     to: &'a str,
     reason: &'a str,
     at: i64,
+    detail: serde_json::Value,
 }
 
-/// Records the step in the notice's timeline and the audit trail.
-async fn log_move(tx: &mut sqlx::Transaction<'_, sqlx::Any>, p: &Principal, s: Step<'_>, mut detail: serde_json::Value) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO notice_log (notice_id, at, actor, action, from_state, to_state, reason, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(s.id)
-    .bind(s.at)
-    .bind(&p.username)
-    .bind(s.action)
-    .bind(s.from)
-    .bind(s.to)
-    .bind(s.reason)
-    .bind(detail.to_string())
-    .execute(&mut **tx)
-    .await?;
-    detail["from"] = s.from.into();
-    detail["to"] = s.to.into();
-    audit(tx, p, &format!("notice.{}", s.action), &format!("notice:{}", s.id), s.reason, &detail).await
+/// Rows per multi-row insert into the timeline: 8 parameters each.
+const LOG_ROWS: usize = 32;
+
+/// Records steps in their notices' timelines and in the audit trail, in a
+/// few statements however many there are.
+async fn log_steps(tx: &mut sqlx::Transaction<'_, sqlx::Any>, p: &Principal, steps: &[Step<'_>]) -> Result<()> {
+    for chunk in steps.chunks(LOG_ROWS) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    8 * i + 1,
+                    8 * i + 2,
+                    8 * i + 3,
+                    8 * i + 4,
+                    8 * i + 5,
+                    8 * i + 6,
+                    8 * i + 7,
+                    8 * i + 8
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO notice_log (notice_id, at, actor, action, from_state, to_state, reason, detail) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for s in chunk {
+            q = q.bind(s.id).bind(s.at).bind(&p.username).bind(s.action).bind(s.from).bind(s.to).bind(s.reason).bind(s.detail.to_string());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let entries: Vec<Entry> = steps
+        .iter()
+        .map(|s| {
+            let mut detail = s.detail.clone();
+            detail["from"] = s.from.into();
+            detail["to"] = s.to.into();
+            Entry {
+                action: format!("notice.{}", s.action),
+                target: format!("notice:{}", s.id),
+                reason: s.reason.into(),
+                detail: detail.to_string(),
+            }
+        })
+        .collect();
+    audit_many(tx, p, &entries).await
 }

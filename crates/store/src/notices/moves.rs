@@ -6,7 +6,7 @@ use serde::Deserialize;
 use shouwang_workflow::{Action, Kind, Level, Outcome, Spans, State};
 use sqlx::{Any, Row, Transaction};
 
-use super::{NOTICE_COLUMNS, NoticeDetail, Step, Stored, log_move, notice_of, perm_for};
+use super::{Moved, NOTICE_COLUMNS, NoticeDetail, Step, Stored, allowed_for, log_steps, notice_of, perm_for, visible};
 use crate::access::{Perm, Principal};
 use crate::{Result, Store, StoreError};
 
@@ -148,64 +148,125 @@ fn default_actions(kind: Kind) -> &'static str {
     }
 }
 
-/// Inserts a draft and its alert links; the new id.
-async fn insert_notice(tx: &mut Transaction<'_, Any>, p: &Principal, n: &NewNotice, tlp: &str, spans: Spans, at: i64) -> Result<i64> {
-    let exists: Option<String> =
-        sqlx::query_scalar("SELECT code FROM units WHERE code = $1").bind(&n.unit).fetch_optional(&mut **tx).await?;
-    if exists.is_none() {
-        return Err(invalid(format!("unit `{}` is not in the registry", n.unit)));
-    }
-    let actions = if n.actions.trim().is_empty() { default_actions(n.kind).to_string() } else { n.actions.clone() };
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO notices (kind, state, title, summary, actions, category, level, tlp, unit, assets, created_by, \
-         acknowledge_within, answer_within, reopened, version, created_at, updated_at) \
-         VALUES ($1, 'draft', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 1, $13, $13) RETURNING id",
-    )
-    .bind(n.kind.as_str())
-    .bind(n.title.trim())
-    .bind(&n.summary)
-    .bind(actions)
-    .bind(n.category.clone().unwrap_or_default())
-    .bind(n.level.as_str())
-    .bind(tlp)
-    .bind(&n.unit)
-    .bind(serde_json::to_string(&n.assets).expect("strings serialise"))
-    .bind(&p.username)
-    .bind(spans.acknowledge.to_string())
-    .bind(spans.answer.to_string())
-    .bind(at)
-    .fetch_one(&mut **tx)
-    .await?;
-    for &alert in &n.alerts {
-        let unit: Option<String> =
-            sqlx::query_scalar("SELECT unit FROM alerts WHERE id = $1").bind(alert).fetch_optional(&mut **tx).await?;
-        match unit {
-            None => return Err(invalid(format!("alert {alert} does not exist"))),
-            Some(u) if u != n.unit => return Err(invalid(format!("alert {alert} is not unit {}'s", n.unit))),
-            Some(_) => {}
+/// Inserts drafts with their alert links, timeline and audit entries, all
+/// in the caller's transaction: the new ids, in order. Units are checked in
+/// one query; each notice is one INSERT, the logs a few multi-row ones.
+async fn insert_notices(tx: &mut Transaction<'_, Any>, p: &Principal, items: &[Draft<'_>], at: i64) -> Result<Vec<i64>> {
+    let mut units: Vec<&str> = items.iter().map(|d| d.notice.unit.as_str()).collect();
+    units.sort_unstable();
+    units.dedup();
+    let mut known = std::collections::HashSet::new();
+    for chunk in units.chunks(500) {
+        let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT code FROM units WHERE code IN ({})", params.join(", "));
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        for u in chunk {
+            q = q.bind(*u);
         }
-        sqlx::query("INSERT INTO notice_alerts (notice_id, alert_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(id)
-            .bind(alert)
-            .execute(&mut **tx)
-            .await?;
+        known.extend(q.fetch_all(&mut **tx).await?);
     }
-    let detail = serde_json::json!({ "kind": n.kind, "level": n.level, "unit": n.unit, "alerts": n.alerts });
-    log_move(tx, p, Step { id, action: "create", from: "", to: State::Draft.as_str(), reason: "", at }, detail).await?;
-    Ok(id)
+    let mut ids = Vec::with_capacity(items.len());
+    for (i, d) in items.iter().enumerate() {
+        let n = d.notice;
+        if !known.contains(&n.unit) {
+            return Err(d.which(i, invalid(format!("unit `{}` is not in the registry", n.unit))));
+        }
+        let actions = if n.actions.trim().is_empty() { default_actions(n.kind).to_string() } else { n.actions.clone() };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO notices (kind, state, title, summary, actions, category, level, tlp, unit, assets, created_by, \
+             acknowledge_within, answer_within, reopened, version, created_at, updated_at) \
+             VALUES ($1, 'draft', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 1, $13, $13) RETURNING id",
+        )
+        .bind(n.kind.as_str())
+        .bind(n.title.trim())
+        .bind(&n.summary)
+        .bind(actions)
+        .bind(n.category.clone().unwrap_or_default())
+        .bind(n.level.as_str())
+        .bind(d.tlp.as_str())
+        .bind(&n.unit)
+        .bind(serde_json::to_string(&n.assets).expect("strings serialise"))
+        .bind(&p.username)
+        .bind(d.spans.acknowledge.to_string())
+        .bind(d.spans.answer.to_string())
+        .bind(at)
+        .fetch_one(&mut **tx)
+        .await?;
+        for &alert in &n.alerts {
+            let unit: Option<String> =
+                sqlx::query_scalar("SELECT unit FROM alerts WHERE id = $1").bind(alert).fetch_optional(&mut **tx).await?;
+            match unit {
+                None => return Err(d.which(i, invalid(format!("alert {alert} does not exist")))),
+                Some(u) if u != n.unit => return Err(d.which(i, invalid(format!("alert {alert} is not unit {}'s", n.unit)))),
+                Some(_) => {}
+            }
+            sqlx::query("INSERT INTO notice_alerts (notice_id, alert_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(alert)
+                .execute(&mut **tx)
+                .await?;
+        }
+        ids.push(id);
+    }
+    let steps: Vec<Step<'_>> = items
+        .iter()
+        .zip(&ids)
+        .map(|(d, &id)| Step {
+            id,
+            action: "create",
+            from: "",
+            to: State::Draft.as_str(),
+            reason: "",
+            at,
+            detail: serde_json::json!({ "kind": d.notice.kind, "level": d.notice.level, "unit": d.notice.unit, "alerts": d.notice.alerts }),
+        })
+        .collect();
+    log_steps(tx, p, &steps).await?;
+    Ok(ids)
+}
+
+/// A checked notice ready to insert.
+struct Draft<'a> {
+    notice: &'a NewNotice,
+    tlp: String,
+    spans: Spans,
+    /// Errors name the notice by position when there are several.
+    of_many: bool,
+}
+
+impl Draft<'_> {
+    fn which(&self, i: usize, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Invalid(m) if self.of_many => invalid(format!("notice {}: {m}", i + 1)),
+            e => e,
+        }
+    }
 }
 
 impl Store {
     /// Drafts a notice by hand.
     pub async fn create_notice(&self, p: &Principal, n: &NewNotice, now: jiff::Timestamp) -> Result<NoticeDetail> {
-        p.require(Perm::ManageNotices)?;
-        check_new(n)?;
-        let tlp = check_tlp(n.tlp.as_deref())?;
-        let spans = self.deadline_policy().await?.spans(n.level);
-        let mut tx = self.pool.begin().await?;
-        let id = insert_notice(&mut tx, p, n, &tlp, spans, now.as_microsecond()).await?;
-        tx.commit().await?;
+        let id = self.create_notices(p, std::slice::from_ref(n), now).await?[0];
         self.notice(p, id, now).await
+    }
+
+    /// Drafts notices in one transaction, all or none: their ids, in order.
+    /// With more than one, an error names the notice by its position.
+    pub async fn create_notices(&self, p: &Principal, notices: &[NewNotice], now: jiff::Timestamp) -> Result<Vec<i64>> {
+        p.require(Perm::ManageNotices)?;
+        let policy = self.deadline_policy().await?;
+        let of_many = notices.len() > 1;
+        let mut drafts = Vec::with_capacity(notices.len());
+        for (i, n) in notices.iter().enumerate() {
+            let mut d = Draft { notice: n, tlp: String::new(), spans: policy.spans(n.level), of_many };
+            check_new(n).map_err(|e| d.which(i, e))?;
+            d.tlp = check_tlp(n.tlp.as_deref()).map_err(|e| d.which(i, e))?;
+            drafts.push(d);
+        }
+        let mut tx = self.pool.begin().await?;
+        let ids = insert_notices(&mut tx, p, &drafts, now.as_microsecond()).await?;
+        tx.commit().await?;
+        Ok(ids)
     }
 
     /// Drafts one notice per unit from alerts the caller can see, all or
@@ -233,9 +294,7 @@ impl Store {
             )));
         }
         let policy = self.deadline_policy().await?;
-        let at = now.as_microsecond();
-        let mut tx = self.pool.begin().await?;
-        let mut ids = Vec::new();
+        let mut notices = Vec::with_capacity(by_unit.len());
         for (unit, mut alerts) in by_unit {
             // Most severe first (levels order as text: I < II < III < IV), then most hits.
             alerts.sort_by(|a, b| a.level.cmp(&b.level).then(b.hits.hits.cmp(&a.hits.hits)).then(a.id.cmp(&b.id)));
@@ -274,8 +333,12 @@ impl Store {
                 alerts: alerts.iter().map(|a| a.id).collect(),
             };
             check_new(&n)?;
-            ids.push(insert_notice(&mut tx, p, &n, &tlp, policy.spans(level), at).await?);
+            notices.push(n);
         }
+        let drafts: Vec<Draft<'_>> =
+            notices.iter().map(|n| Draft { notice: n, tlp: tlp.clone(), spans: policy.spans(n.level), of_many: false }).collect();
+        let mut tx = self.pool.begin().await?;
+        let ids = insert_notices(&mut tx, p, &drafts, now.as_microsecond()).await?;
         tx.commit().await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -285,7 +348,7 @@ impl Store {
     }
 
     /// Takes `mv` on notice `id`, which the caller read at `version`.
-    pub async fn move_notice(&self, p: &Principal, id: i64, version: i64, mv: &Move, now: jiff::Timestamp) -> Result<NoticeDetail> {
+    pub async fn move_notice(&self, p: &Principal, id: i64, version: i64, mv: &Move, now: jiff::Timestamp) -> Result<Moved> {
         p.require(perm_for(mv.action))?;
         let reason = mv.reason.trim();
         if mv.action.needs_reason() && reason.is_empty() {
@@ -298,17 +361,26 @@ impl Store {
             (Some(a), _) => check_answer(a, now)?,
             (None, _) => {}
         }
-        // Scope first: a notice the caller may not see is "not found" (and audited).
-        self.visible_notice(p, id).await?;
+        let vis = self.visibility(p).await?;
         let calendar = self.calendar().await?;
         let at = now.as_microsecond();
         let mut tx = self.pool.begin().await?;
-        // Write first, to take the row lock (PostgreSQL) or the write lock
-        // (SQLite) before reading: concurrent moves run one after the other,
-        // and the second sees the first's version.
-        sqlx::query("UPDATE notices SET version = version WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        let row = sqlx::query(&format!("SELECT {NOTICE_COLUMNS} FROM notices WHERE id = $1")).bind(id).fetch_one(&mut *tx).await?;
-        let Stored { notice: n, clocks } = notice_of(&row)?;
+        // Read by writing: the no-op update takes the row lock (PostgreSQL)
+        // or the write lock (SQLite) and returns the row, so concurrent moves
+        // run one after the other and the second sees the first's version.
+        let row = sqlx::query(&format!("UPDATE notices SET version = version WHERE id = $1 RETURNING {NOTICE_COLUMNS}"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(Stored { notice: n, clocks }) = row.map(|r| notice_of(&r)).transpose()? else {
+            return Err(StoreError::NotFound(format!("notice {id}")));
+        };
+        // A notice the caller may not see is "not found", and the attempt audited.
+        if !visible(p, &vis, &n) {
+            tx.rollback().await?;
+            self.record(p, "notice.denied", &format!("notice:{id}"), "not visible to the caller", &serde_json::json!({})).await?;
+            return Err(StoreError::NotFound(format!("notice {id}")));
+        }
         if n.version != version {
             return Err(StoreError::Stale(format!(
                 "notice {id} changed since it was read (version {} now, {version} given): read it again",
@@ -363,11 +435,11 @@ impl Store {
             }
             Action::Submit | Action::Reject | Action::Issue | Action::Start | Action::Return => {}
         }
-        sqlx::query(
+        let row = sqlx::query(&format!(
             "UPDATE notices SET state = $1, number = $2, approved_by = $3, acknowledge_due = $4, answer_due = $5, answer_left = $6, \
              issued_at = $7, acknowledged_at = $8, answered_at = $9, closed_at = $10, outcome = $11, accepted_until = $12, \
-             reopened = $13, version = version + 1, updated_at = $14 WHERE id = $15 AND version = $16",
-        )
+             reopened = $13, version = version + 1, updated_at = $14 WHERE id = $15 AND version = $16 RETURNING {NOTICE_COLUMNS}"
+        ))
         .bind(to.as_str())
         .bind(number.clone())
         .bind(approved_by)
@@ -384,8 +456,9 @@ impl Store {
         .bind(at)
         .bind(id)
         .bind(version)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
+        let after = notice_of(&row)?;
         let mut detail = serde_json::json!({ "number": number, "version": version + 1 });
         if let Some(a) = &mv.answer {
             sqlx::query(
@@ -405,11 +478,10 @@ impl Store {
             .await?;
             detail["outcome"] = a.outcome.as_str().into();
         }
-        let step = Step { id, action: mv.action.as_str(), from: from.as_str(), to: to.as_str(), reason, at };
-        log_move(&mut tx, p, step, detail).await?;
+        log_steps(&mut tx, p, &[Step { id, action: mv.action.as_str(), from: from.as_str(), to: to.as_str(), reason, at, detail }]).await?;
         tx.commit().await?;
-        let row = self.visible_notice(p, id).await?;
-        self.detail(p, row, now).await
+        let allowed = allowed_for(p, after.notice.state, after.notice.level);
+        Ok(Moved { notice: after.at(now), allowed })
     }
 }
 
