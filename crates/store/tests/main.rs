@@ -78,6 +78,7 @@ store_tests!(
     high_levels_need_a_leader_and_numbers_run_per_year,
     concurrent_moves_on_one_version_let_one_through,
     the_calendar_and_policy_are_data_the_admin_edits,
+    notice_filters_match_a_plain_scan,
     audit_chain_finds_edits_deletions_and_a_cut_tail,
     audit_chain_covers_entries_from_before_it,
 );

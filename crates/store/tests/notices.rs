@@ -277,3 +277,88 @@ pub async fn the_calendar_and_policy_are_data_the_admin_edits(store: &Store) {
     assert_eq!(n.notice.answer_due, Some(at("2026-11-19T10:00")));
     assert!(store.audit_entries(&admin(), 10).await.unwrap().iter().any(|e| e.action == "calendar.set"));
 }
+
+pub async fn notice_filters_match_a_plain_scan(store: &Store) {
+    alerts(store).await;
+    let analyst = centre(Role::Analyst, "ana");
+    let leader = centre(Role::Leader, "boss");
+    let levels = [Level::I, Level::II, Level::III, Level::IV];
+    let units = ["S1", "H1", "S2"];
+    let mut minute = 0;
+    let mut tick = || {
+        minute += 1;
+        jiff::Timestamp::from_second(at("2026-11-02T09:00").as_second() + minute * 60).unwrap()
+    };
+    for i in 0..48 {
+        let level = levels[i % 4];
+        let n = NewNotice {
+            kind: if i % 3 == 0 { Kind::Incident } else { Kind::Rectification },
+            unit: units[i % 3].into(),
+            title: format!("n{i}"),
+            summary: String::new(),
+            actions: String::new(),
+            category: None,
+            level,
+            tlp: None,
+            assets: vec![],
+            alerts: vec![],
+        };
+        let id = store.create_notice(&analyst, &n, tick()).await.unwrap().notice.id;
+        // A spread of states: drafts, issued, acknowledged, answered.
+        if i % 5 == 0 {
+            continue;
+        }
+        let v = if shouwang_workflow::needs_approval(level) {
+            store.move_notice(&analyst, id, 1, &mv(Action::Submit, ""), tick()).await.unwrap();
+            store.move_notice(&leader, id, 2, &mv(Action::Approve, "ok"), tick()).await.unwrap().notice.version
+        } else {
+            store.move_notice(&analyst, id, 1, &mv(Action::Issue, ""), tick()).await.unwrap().notice.version
+        };
+        let op = unit(Role::UnitOperator, units[i % 3]);
+        if i % 5 >= 2 {
+            let v = store.move_notice(&op, id, v, &mv(Action::Acknowledge, ""), tick()).await.unwrap().notice.version;
+            if i % 5 == 4 {
+                store.move_notice(&op, id, v, &answer(Outcome::Fixed), tick()).await.unwrap();
+            }
+        }
+    }
+    // Late enough that the level I–II clocks (hours) have run out and the
+    // III–IV ones (working days) have not.
+    let now = at("2026-11-03T09:00");
+    let all = store.notices(&analyst, &NoticeQuery { limit: Some(1000), ..Default::default() }, now).await.unwrap();
+    assert_eq!(all.len(), 48);
+    for state in [None, Some("issued"), Some("issued,acknowledged"), Some("draft,answered,closed")] {
+        for level in [None, Some("I"), Some("III,IV"), Some("II,I")] {
+            for overdue in [false, true] {
+                for (limit, offset) in [(7, 0), (7, 5), (100, 0)] {
+                    let q = NoticeQuery {
+                        state: state.map(str::to_string),
+                        level: level.map(str::to_string),
+                        overdue,
+                        limit: Some(limit),
+                        offset: Some(offset),
+                        ..Default::default()
+                    };
+                    let got: Vec<i64> = store.notices(&analyst, &q, now).await.unwrap().iter().map(|n| n.id).collect();
+                    let want: Vec<i64> = all
+                        .iter()
+                        .filter(|n| state.is_none_or(|s| s.split(',').any(|s| s == n.state.as_str())))
+                        .filter(|n| level.is_none_or(|l| l.split(',').any(|l| l == n.level.as_str())))
+                        .filter(|n| !overdue || n.overdue.is_some())
+                        .skip(offset as usize)
+                        .take(limit as usize)
+                        .map(|n| n.id)
+                        .collect();
+                    assert_eq!(got, want, "state {state:?} level {level:?} overdue {overdue} limit {limit} offset {offset}");
+                }
+            }
+        }
+    }
+    let overdue = all.iter().filter(|n| n.overdue.is_some()).count();
+    assert!(overdue > 0 && overdue < 48, "{overdue} overdue: the test must have both");
+    let mut breached: Vec<i64> = store.breached_notices(now).await.unwrap().iter().map(|(id, _)| *id).collect();
+    breached.sort();
+    let mut want: Vec<i64> = all.iter().filter(|n| n.overdue.is_some()).map(|n| n.id).collect();
+    want.sort();
+    assert_eq!(breached, want);
+}

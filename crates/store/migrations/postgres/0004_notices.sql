@@ -42,11 +42,12 @@ CREATE TABLE notices (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
-CREATE INDEX notices_unit ON notices (unit, updated_at);
+-- Lists are newest first. A filter on states or levels reads each (state,
+-- level) range of these indexes in updated_at order and stops at the page's
+-- end (see Store::notices); a unit's own list uses the unit's ranges.
 CREATE INDEX notices_updated ON notices (updated_at);
--- The deadline scan: open notices by state and due time.
-CREATE INDEX notices_open ON notices (state, answer_due);
-CREATE INDEX notices_ack ON notices (state, acknowledge_due);
+CREATE INDEX notices_state_level ON notices (state, level, updated_at);
+CREATE INDEX notices_unit_state_level ON notices (unit, state, level, updated_at);
 
 CREATE TABLE notice_alerts (
     notice_id BIGINT NOT NULL REFERENCES notices (id),

@@ -216,40 +216,76 @@ impl Store {
     }
 
     /// Notices the caller may see that pass `q`, most recently changed first.
+    ///
+    /// With a state or level filter (or `overdue`, which means the states
+    /// the unit holds), each (state, level) pair is its own sub-select that
+    /// walks its index range newest first and stops at the page's end; the
+    /// parts are merged. `state IN (…) AND level IN (…)` would read every
+    /// row of those states and sort them: 60 ms at a million notices.
     pub async fn notices(&self, p: &Principal, q: &NoticeQuery, now: jiff::Timestamp) -> Result<Vec<Notice>> {
         let mut f = self.notice_scope(p).await?;
         if let Some(u) = &q.unit {
             let n = f.param(Bind::S(u.clone()));
             f.and(&format!("unit = {n}"));
         }
-        let any_of = |f: &mut Filter, col: &str, list: &str, check: &dyn Fn(&str) -> Result<()>| -> Result<()> {
-            let mut params = Vec::new();
-            for v in list.split(',').map(str::trim) {
-                check(v)?;
-                params.push(f.param(Bind::S(v.to_string())));
-            }
-            f.and(&format!("{col} IN ({})", params.join(", ")));
-            Ok(())
-        };
         let invalid = |e: shouwang_workflow::WorkflowError| StoreError::Invalid(e.to_string());
-        if let Some(s) = &q.state {
-            any_of(&mut f, "state", s, &|v| State::parse(v).map(drop).map_err(invalid))?;
-        }
-        if let Some(l) = &q.level {
-            any_of(&mut f, "level", l, &|v| {
-                Level::parse(v).map(drop).ok_or_else(|| StoreError::Invalid(format!("level `{v}` is not I, II, III or IV")))
-            })?;
-        }
+        let list = |s: &str| s.split(',').map(str::trim).map(str::to_string).collect::<Vec<_>>();
         if let Some(k) = &q.kind {
-            any_of(&mut f, "kind", k, &|v| Kind::parse(v).map(drop).map_err(invalid))?;
+            let mut params = Vec::new();
+            for v in list(k) {
+                params.push(f.param(Bind::S(Kind::parse(&v).map_err(invalid)?.as_str().to_string())));
+            }
+            f.and(&format!("kind IN ({})", params.join(", ")));
         }
+        let mut levels: Vec<Level> = match &q.level {
+            Some(l) => list(l)
+                .iter()
+                .map(|v| Level::parse(v).ok_or_else(|| StoreError::Invalid(format!("level `{v}` is not I, II, III or IV"))))
+                .collect::<Result<_>>()?,
+            None => Level::ALL.to_vec(),
+        };
+        let mut states: Vec<State> = match &q.state {
+            Some(s) => list(s).iter().map(|v| State::parse(v)).collect::<Result<_, _>>().map_err(invalid)?,
+            None => State::ALL.to_vec(),
+        };
         if q.overdue {
-            let n = f.param(Bind::I(now.as_second() * 1_000_000));
-            f.and(&format!("((state = 'issued' AND acknowledge_due < {n}) OR (state IN {UNIT_HOLDS} AND answer_due < {n}))"));
+            states.retain(|s| s.unit_holds());
         }
-        let limit = f.param(Bind::I(q.limit.unwrap_or(100).clamp(1, 1000)));
-        let offset = f.param(Bind::I(q.offset.unwrap_or(0).max(0)));
-        let sql = format!("SELECT {NOTICE_COLUMNS} FROM notices{} ORDER BY updated_at DESC, id DESC LIMIT {limit} OFFSET {offset}", f.sql);
+        let (limit, offset) = (q.limit.unwrap_or(100).clamp(1, 1000), q.offset.unwrap_or(0).max(0));
+        let order = "ORDER BY updated_at DESC, id DESC";
+        let sql = if q.state.is_none() && q.level.is_none() && !q.overdue {
+            format!("SELECT {NOTICE_COLUMNS} FROM notices{} {order} LIMIT {limit} OFFSET {offset}", f.sql)
+        } else {
+            let due = if q.overdue { f.param(Bind::I(now.as_second() * 1_000_000)) } else { String::new() };
+            states.sort_by_key(|s| s.as_str());
+            states.dedup();
+            levels.sort();
+            levels.dedup();
+            let mut parts = Vec::new();
+            for s in &states {
+                for l in &levels {
+                    // Names come from the enums, never from the request.
+                    let mut clause =
+                        format!("{}{}state = '{}' AND level = '{}'", f.sql, if f.sql.is_empty() { " WHERE " } else { " AND " }, s, l);
+                    if q.overdue {
+                        clause.push_str(&if *s == State::Issued {
+                            format!(" AND (acknowledge_due < {due} OR answer_due < {due})")
+                        } else {
+                            format!(" AND answer_due < {due}")
+                        });
+                    }
+                    let n = parts.len();
+                    parts.push(format!(
+                        "SELECT * FROM (SELECT {NOTICE_COLUMNS} FROM notices{clause} {order} LIMIT {}) AS p{n}",
+                        offset + limit
+                    ));
+                }
+            }
+            if parts.is_empty() {
+                return Ok(Vec::new());
+            }
+            format!("SELECT {NOTICE_COLUMNS} FROM ({}) AS u {order} LIMIT {limit} OFFSET {offset}", parts.join(" UNION ALL "))
+        };
         let rows = f.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok(notice_of(r)?.at(now))).collect()
     }
@@ -257,27 +293,21 @@ impl Store {
     /// Open notices past a deadline at `now`, and which: what the
     /// escalation job acts on. System-level, like recording alerts.
     pub async fn breached_notices(&self, now: jiff::Timestamp) -> Result<Vec<(i64, Breach)>> {
+        // The same rule as `Clocks::breached`, in SQL, so only ids come back.
         let rows = sqlx::query(&format!(
-            "SELECT id, state, acknowledge_due, answer_due FROM notices WHERE (state = 'issued' AND acknowledge_due < $1) \
-             OR (state IN {UNIT_HOLDS} AND answer_due < $1) ORDER BY id"
+            "SELECT id, COALESCE(state = 'issued' AND acknowledge_due < $1, FALSE) AS ack FROM notices WHERE state IN {UNIT_HOLDS} \
+             AND ((state = 'issued' AND acknowledge_due < $1) OR answer_due < $1) ORDER BY id"
         ))
         .bind(now.as_second() * 1_000_000)
         .fetch_all(&self.pool)
         .await?;
-        let secs = |us: Option<i64>| us.map(|us| us.div_euclid(1_000_000));
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let state = State::parse(&r.try_get::<String, _>("state")?).map_err(|e| corrupt("state", e))?;
-            let clocks = Clocks {
-                acknowledge_due: secs(r.try_get("acknowledge_due")?),
-                answer_due: secs(r.try_get("answer_due")?),
-                answer_left: None,
-            };
-            if let Some(b) = clocks.breached(state, now.as_second()) {
-                out.push((r.try_get("id")?, b));
-            }
-        }
-        Ok(out)
+        rows.iter()
+            .map(|r| {
+                // SQLite answers the comparison as an integer, PostgreSQL as a boolean.
+                let ack = r.try_get::<bool, _>("ack").or_else(|_| r.try_get::<i64, _>("ack").map(|v| v != 0))?;
+                Ok((r.try_get("id")?, if ack { Breach::Acknowledge } else { Breach::Answer }))
+            })
+            .collect()
     }
 
     /// The row of notice `id` if `p` may see it. A unit-scoped caller asking
