@@ -287,10 +287,17 @@ impl Store {
             return Err(StoreError::Invalid(format!("alert level `{}` is not I, II, III or IV", h.proposed_level)));
         }
         let now = now_micros();
+        let calendar = self.calendar().await?;
         let mut tx = self.pool.begin().await?;
+        let mut recorded = Vec::with_capacity(hits.len());
         for chunk in hits.chunks(UPSERT_ROWS) {
             let ids = upsert(&mut tx, chunk, now).await?;
             add_samples(&mut tx, chunk, &ids).await?;
+            recorded.extend(ids);
+        }
+        let reopened = crate::notices::reopen_on_detection(&mut tx, &recorded, ts(now), &calendar).await?;
+        if reopened > 0 {
+            tracing::info!(reopened, "closed notices reopened: their problem was detected again");
         }
         for &(stream, pos) in marks {
             sqlx::query(

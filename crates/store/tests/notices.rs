@@ -362,3 +362,41 @@ pub async fn notice_filters_match_a_plain_scan(store: &Store) {
     want.sort();
     assert_eq!(breached, want);
 }
+
+pub async fn a_closed_notice_reopens_when_its_problem_comes_back(store: &Store) {
+    let ids = alerts(store).await;
+    let analyst = centre(Role::Analyst, "ana");
+    let s1 = unit(Role::UnitOperator, "S1");
+    // Two notices for S1: rule r1's alert closed as fixed, rule r2's as a false positive.
+    let mut closed = Vec::new();
+    for (alert, outcome) in [(ids[0], Outcome::Fixed), (ids[1], Outcome::FalsePositive)] {
+        let from =
+            FromAlerts { kind: Kind::Incident, alerts: vec![alert], title: None, level: None, summary: None, actions: None, tlp: None };
+        let id = store.notices_from_alerts(&analyst, &from, at("2026-11-16T10:00")).await.unwrap()[0].notice.id;
+        let mut v = store.move_notice(&analyst, id, 1, &mv(Action::Issue, ""), at("2026-11-16T10:00")).await.unwrap().notice.version;
+        v = store.move_notice(&s1, id, v, &mv(Action::Acknowledge, ""), at("2026-11-16T11:00")).await.unwrap().notice.version;
+        v = store.move_notice(&s1, id, v, &answer(outcome), at("2026-11-17T11:00")).await.unwrap().notice.version;
+        store.move_notice(&analyst, id, v, &mv(Action::Close, "ok"), at("2026-11-18T10:00")).await.unwrap();
+        closed.push(id);
+    }
+    // Late events from before the close reopen nothing.
+    store.record_alerts(&[hits("r1", Some("S1"), "IV", "2026-11-17T00:00:00Z", 1)], &[]).await.unwrap();
+    assert_eq!(store.notice(&analyst, closed[0], at("2026-11-19T10:00")).await.unwrap().notice.state, State::Closed);
+    // Both problems are seen again after the close, in a new window.
+    let mut r1 = hits("r1", Some("S1"), "IV", "2026-11-20T02:00:00Z", 2);
+    let mut r2 = hits("r2", Some("S1"), "III", "2026-11-20T02:00:00Z", 2);
+    r1.window_start = "2026-11-20T02:00:00Z".parse().unwrap();
+    r2.window_start = r1.window_start;
+    store.record_alerts(&[r1, r2], &[]).await.unwrap();
+    let fixed = store.notice(&analyst, closed[0], at("2026-11-20T10:00")).await.unwrap();
+    assert_eq!((fixed.notice.state, fixed.notice.reopened), (State::Issued, 1));
+    assert_eq!(fixed.alerts.len(), 2, "the new alert is linked as evidence");
+    let last = fixed.timeline.last().unwrap();
+    assert_eq!((last.actor.as_str(), last.action.as_str()), ("system:detection", "reopen"));
+    assert!(last.reason.starts_with("detected again: r1 on cidr:S1"), "{}", last.reason);
+    let fp = store.notice(&analyst, closed[1], at("2026-11-20T10:00")).await.unwrap();
+    assert_eq!(fp.notice.state, State::Closed, "a false positive the centre accepted stays closed");
+    // The unit sees the reopened notice and must acknowledge again.
+    let n = store.notice(&s1, closed[0], at("2026-11-20T10:00")).await.unwrap();
+    assert_eq!(n.allowed, [Action::Acknowledge]);
+}

@@ -25,6 +25,7 @@ use crate::audit::{Entry, audit_many};
 use crate::filter::{Bind, Filter};
 use crate::{Result, Store, StoreError, ts};
 
+pub(crate) use moves::reopen_on_detection;
 pub use moves::{FromAlerts, Move, NewAnswer, NewNotice};
 
 /// A notice as listed.

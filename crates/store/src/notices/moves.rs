@@ -363,7 +363,6 @@ impl Store {
         }
         let vis = self.visibility(p).await?;
         let calendar = self.calendar().await?;
-        let at = now.as_microsecond();
         let mut tx = self.pool.begin().await?;
         // Read by writing: the no-op update takes the row lock (PostgreSQL)
         // or the write lock (SQLite) and returns the row, so concurrent moves
@@ -387,98 +386,7 @@ impl Store {
                 n.version
             )));
         }
-        let from = n.state;
-        let to = from.apply(mv.action, n.level).map_err(|e| StoreError::Conflict(e.to_string()))?;
-        let spans = Spans { acknowledge: n.acknowledge_within, answer: n.answer_within };
-        let clocks = clocks.moved(from, to, now.as_second(), spans, &calendar);
-        let us = |s: Option<i64>| s.map(|s| s * 1_000_000);
-        let mut number = n.number.clone();
-        if to == State::Issued && number.is_none() {
-            let year = i64::from(now.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))).year());
-            let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO notice_series (year, last) VALUES ($1, 1) \
-                 ON CONFLICT (year) DO UPDATE SET last = notice_series.last + 1 RETURNING last",
-            )
-            .bind(year)
-            .fetch_one(&mut *tx)
-            .await?;
-            number = Some(format!("{year}-{seq:04}"));
-        }
-        let micros = |t: Option<jiff::Timestamp>| t.map(|t| t.as_microsecond());
-        let (mut acknowledged, mut answered, mut closed) = (micros(n.acknowledged_at), micros(n.answered_at), micros(n.closed_at));
-        let (mut outcome, mut until) = (n.outcome.map(|o| o.as_str().to_string()), micros(n.accepted_until));
-        let mut approved_by = n.approved_by.clone();
-        let mut reopened = n.reopened;
-        let issued = micros(n.issued_at).or((to == State::Issued).then_some(at));
-        match mv.action {
-            Action::Approve => approved_by = Some(p.username.clone()),
-            Action::Acknowledge => acknowledged = Some(at),
-            Action::Answer => answered = Some(at),
-            Action::Cancel => closed = Some(at),
-            Action::Close => {
-                closed = Some(at);
-                let last: Option<(String, Option<i64>)> =
-                    sqlx::query("SELECT outcome, accept_until FROM notice_answers WHERE notice_id = $1 ORDER BY id DESC LIMIT 1")
-                        .bind(id)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .map(|r| Ok::<_, sqlx::Error>((r.try_get("outcome")?, r.try_get("accept_until")?)))
-                        .transpose()?;
-                (outcome, until) = match last {
-                    Some((o, u)) => (Some(o), u),
-                    None => (None, None),
-                };
-            }
-            Action::Reopen => {
-                reopened += 1;
-                (acknowledged, answered, closed, outcome, until) = (None, None, None, None, None);
-            }
-            Action::Submit | Action::Reject | Action::Issue | Action::Start | Action::Return => {}
-        }
-        let row = sqlx::query(&format!(
-            "UPDATE notices SET state = $1, number = $2, approved_by = $3, acknowledge_due = $4, answer_due = $5, answer_left = $6, \
-             issued_at = $7, acknowledged_at = $8, answered_at = $9, closed_at = $10, outcome = $11, accepted_until = $12, \
-             reopened = $13, version = version + 1, updated_at = $14 WHERE id = $15 AND version = $16 RETURNING {NOTICE_COLUMNS}"
-        ))
-        .bind(to.as_str())
-        .bind(number.clone())
-        .bind(approved_by)
-        .bind(us(clocks.acknowledge_due))
-        .bind(us(clocks.answer_due))
-        .bind(clocks.answer_left)
-        .bind(issued)
-        .bind(acknowledged)
-        .bind(answered)
-        .bind(closed)
-        .bind(outcome)
-        .bind(until)
-        .bind(reopened)
-        .bind(at)
-        .bind(id)
-        .bind(version)
-        .fetch_one(&mut *tx)
-        .await?;
-        let after = notice_of(&row)?;
-        let mut detail = serde_json::json!({ "number": number, "version": version + 1 });
-        if let Some(a) = &mv.answer {
-            sqlx::query(
-                "INSERT INTO notice_answers (notice_id, at, by_user, cause, measures, result, fixed_at, outcome, accept_until) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(id)
-            .bind(at)
-            .bind(&p.username)
-            .bind(&a.cause)
-            .bind(&a.measures)
-            .bind(&a.result)
-            .bind(micros(a.fixed_at))
-            .bind(a.outcome.as_str())
-            .bind(micros(a.accept_until))
-            .execute(&mut *tx)
-            .await?;
-            detail["outcome"] = a.outcome.as_str().into();
-        }
-        log_steps(&mut tx, p, &[Step { id, action: mv.action.as_str(), from: from.as_str(), to: to.as_str(), reason, at, detail }]).await?;
+        let after = apply_move(&mut tx, p, Stored { notice: n, clocks }, mv, reason, now, &calendar).await?;
         tx.commit().await?;
         let allowed = allowed_for(p, after.notice.state, after.notice.level);
         Ok(Moved { notice: after.at(now), allowed })
@@ -501,4 +409,176 @@ fn check_answer(a: &NewAnswer, now: jiff::Timestamp) -> Result<()> {
         (o, Some(_)) if o != Outcome::RiskAccepted => Err(invalid("accept_until goes only with the outcome risk_accepted")),
         _ => Ok(()),
     }
+}
+
+/// Moves a notice read (and locked) in `tx`: the new state and clocks, its
+/// number on first issue, the answer, the timeline and the audit entry.
+async fn apply_move(
+    tx: &mut Transaction<'_, Any>,
+    p: &Principal,
+    stored: Stored,
+    mv: &Move,
+    reason: &str,
+    now: jiff::Timestamp,
+    calendar: &shouwang_workflow::Calendar,
+) -> Result<Stored> {
+    let Stored { notice: n, clocks } = stored;
+    let (id, version, at) = (n.id, n.version, now.as_microsecond());
+    let from = n.state;
+    let to = from.apply(mv.action, n.level).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let spans = Spans { acknowledge: n.acknowledge_within, answer: n.answer_within };
+    let clocks = clocks.moved(from, to, now.as_second(), spans, calendar);
+    let us = |s: Option<i64>| s.map(|s| s * 1_000_000);
+    let mut number = n.number.clone();
+    if to == State::Issued && number.is_none() {
+        let year = i64::from(now.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))).year());
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO notice_series (year, last) VALUES ($1, 1) \
+             ON CONFLICT (year) DO UPDATE SET last = notice_series.last + 1 RETURNING last",
+        )
+        .bind(year)
+        .fetch_one(&mut **tx)
+        .await?;
+        number = Some(format!("{year}-{seq:04}"));
+    }
+    let micros = |t: Option<jiff::Timestamp>| t.map(|t| t.as_microsecond());
+    let (mut acknowledged, mut answered, mut closed) = (micros(n.acknowledged_at), micros(n.answered_at), micros(n.closed_at));
+    let (mut outcome, mut until) = (n.outcome.map(|o| o.as_str().to_string()), micros(n.accepted_until));
+    let mut approved_by = n.approved_by.clone();
+    let mut reopened = n.reopened;
+    let issued = micros(n.issued_at).or((to == State::Issued).then_some(at));
+    match mv.action {
+        Action::Approve => approved_by = Some(p.username.clone()),
+        Action::Acknowledge => acknowledged = Some(at),
+        Action::Answer => answered = Some(at),
+        Action::Cancel => closed = Some(at),
+        Action::Close => {
+            closed = Some(at);
+            let last: Option<(String, Option<i64>)> =
+                sqlx::query("SELECT outcome, accept_until FROM notice_answers WHERE notice_id = $1 ORDER BY id DESC LIMIT 1")
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .map(|r| Ok::<_, sqlx::Error>((r.try_get("outcome")?, r.try_get("accept_until")?)))
+                    .transpose()?;
+            (outcome, until) = match last {
+                Some((o, u)) => (Some(o), u),
+                None => (None, None),
+            };
+        }
+        Action::Reopen => {
+            reopened += 1;
+            (acknowledged, answered, closed, outcome, until) = (None, None, None, None, None);
+        }
+        Action::Submit | Action::Reject | Action::Issue | Action::Start | Action::Return => {}
+    }
+    let row = sqlx::query(&format!(
+        "UPDATE notices SET state = $1, number = $2, approved_by = $3, acknowledge_due = $4, answer_due = $5, answer_left = $6, \
+         issued_at = $7, acknowledged_at = $8, answered_at = $9, closed_at = $10, outcome = $11, accepted_until = $12, \
+         reopened = $13, version = version + 1, updated_at = $14 WHERE id = $15 AND version = $16 RETURNING {NOTICE_COLUMNS}"
+    ))
+    .bind(to.as_str())
+    .bind(number.clone())
+    .bind(approved_by)
+    .bind(us(clocks.acknowledge_due))
+    .bind(us(clocks.answer_due))
+    .bind(clocks.answer_left)
+    .bind(issued)
+    .bind(acknowledged)
+    .bind(answered)
+    .bind(closed)
+    .bind(outcome)
+    .bind(until)
+    .bind(reopened)
+    .bind(at)
+    .bind(id)
+    .bind(version)
+    .fetch_one(&mut **tx)
+    .await?;
+    let after = notice_of(&row)?;
+    let mut detail = serde_json::json!({ "number": number, "version": version + 1 });
+    if let Some(a) = &mv.answer {
+        sqlx::query(
+            "INSERT INTO notice_answers (notice_id, at, by_user, cause, measures, result, fixed_at, outcome, accept_until) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(&p.username)
+        .bind(&a.cause)
+        .bind(&a.measures)
+        .bind(&a.result)
+        .bind(micros(a.fixed_at))
+        .bind(a.outcome.as_str())
+        .bind(micros(a.accept_until))
+        .execute(&mut **tx)
+        .await?;
+        detail["outcome"] = a.outcome.as_str().into();
+    }
+    log_steps(tx, p, &[Step { id, action: mv.action.as_str(), from: from.as_str(), to: to.as_str(), reason, at, detail }]).await?;
+    Ok(after)
+}
+
+/// Who reopens a notice when detection sees its problem again.
+fn detection() -> Principal {
+    Principal { username: "system:detection".into(), role: crate::Role::Analyst, unit: None }
+}
+
+/// Reopens closed notices whose problem (the same rule on the same unit's
+/// asset) is seen again in `alerts` after the notice was closed, and links
+/// the alert as new evidence; in the caller's transaction, so an alert and
+/// the reopening it causes are recorded together. A notice closed as a
+/// false positive or as not the unit's stays closed, and one whose risk was
+/// accepted stays closed until the acceptance ends.
+pub(crate) async fn reopen_on_detection(
+    tx: &mut Transaction<'_, Any>,
+    alerts: &[i64],
+    now: jiff::Timestamp,
+    calendar: &shouwang_workflow::Calendar,
+) -> Result<usize> {
+    // Most batches meet no notice at all: one cheap probe first.
+    let any: Option<i64> = sqlx::query_scalar("SELECT notice_id FROM notice_alerts LIMIT 1").fetch_optional(&mut **tx).await?;
+    if any.is_none() || alerts.is_empty() {
+        return Ok(0);
+    }
+    let mut found: BTreeMap<i64, (i64, String, String, i64)> = BTreeMap::new();
+    for chunk in alerts.chunks(500) {
+        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT n.id AS notice_id, a.id AS alert_id, a.rule_id, a.asset, a.last_seen FROM alerts a \
+             JOIN alerts o ON o.rule_id = a.rule_id AND o.unit = a.unit AND o.asset = a.asset \
+             JOIN notice_alerts na ON na.alert_id = o.id \
+             JOIN notices n ON n.id = na.notice_id \
+             WHERE a.id IN ({list}) AND a.unit <> '' AND n.state = 'closed' AND n.closed_at < a.last_seen \
+             AND (n.outcome IS NULL OR n.outcome IN ('fixed', 'need_help') \
+                  OR (n.outcome = 'risk_accepted' AND n.accepted_until < a.last_seen))"
+        ))
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in &rows {
+            let last_seen: i64 = r.try_get("last_seen")?;
+            let entry = (r.try_get("alert_id")?, r.try_get("rule_id")?, r.try_get("asset")?, last_seen);
+            let slot = found.entry(r.try_get("notice_id")?).or_insert_with(|| entry.clone());
+            if last_seen > slot.3 {
+                *slot = entry;
+            }
+        }
+    }
+    let p = detection();
+    for (&id, (alert, rule, asset, last_seen)) in &found {
+        let row = sqlx::query(&format!("UPDATE notices SET version = version WHERE id = $1 RETURNING {NOTICE_COLUMNS}"))
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?;
+        let seen = crate::ts(*last_seen);
+        let reason = format!("detected again: {rule} on {asset} at {seen} (alert {alert})");
+        let mv = Move { action: Action::Reopen, reason: reason.clone(), answer: None };
+        apply_move(tx, &p, notice_of(&row)?, &mv, &reason, now, calendar).await?;
+        sqlx::query("INSERT INTO notice_alerts (notice_id, alert_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(*alert)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(found.len())
 }
