@@ -129,6 +129,15 @@ pub enum Command {
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
+    /// Notices (通报): list, show, move; as the local operator (centre admin).
+    #[command(subcommand)]
+    Notices(NoticesCmd),
+    /// The business calendar deadlines count on: list or set days.
+    #[command(subcommand)]
+    Calendar(CalendarCmd),
+    /// The per-level deadline policy: show or replace.
+    #[command(subcommand)]
+    Deadlines(DeadlinesCmd),
     /// Records that could not be parsed: list, count, replay.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLettersCmd),
@@ -139,6 +148,72 @@ pub enum Command {
     Demo(DemoCmd),
     /// Print the example configuration with every key documented.
     ConfigExample,
+}
+
+#[derive(Subcommand)]
+pub enum NoticesCmd {
+    /// Notices, most recently changed first, as JSON lines.
+    List {
+        #[arg(long)]
+        unit: Option<String>,
+        /// A state or a comma-separated list (issued,acknowledged).
+        #[arg(long)]
+        state: Option<String>,
+        /// A level or a comma-separated list (I,II).
+        #[arg(long)]
+        level: Option<String>,
+        /// incident, rectification or verification.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only notices past a deadline now.
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// One notice with its alerts, answers and timeline, as JSON.
+    Show { id: i64 },
+    /// Takes an action (issue, return, close, reopen, cancel, …) on a notice.
+    Move {
+        id: i64,
+        action: String,
+        /// Why; required for return, reopen, cancel and reject.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The version you read (`shouwang notices show`); refused if it
+        /// changed since. Without it, the current version is used.
+        #[arg(long)]
+        version: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CalendarCmd {
+    /// The listed days (holidays and 调休 working days), as JSON lines.
+    List,
+    /// Lists a day as a holiday or a working day, or clears it.
+    Set {
+        /// YYYY-MM-DD.
+        date: jiff::civil::Date,
+        /// holiday, workday, or clear (the weekday decides again).
+        kind: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DeadlinesCmd {
+    /// The policy in force, as JSON.
+    Show,
+    /// Replaces the policy with a CSV file (level,acknowledge,answer).
+    Set {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -231,6 +231,29 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::DeadLetters(cmd) => ingest::dead_letters(&cfg, cmd).await?,
         Command::Status => println!("{}", serde_json::to_string_pretty(&ingest::status(&cfg)?)?),
+        Command::Notices(cmd) => notices(&cfg, &me, cmd).await?,
+        Command::Calendar(CalendarCmd::List) => {
+            let store = open_store(&cfg).await?;
+            let mut out = std::io::stdout().lock();
+            for d in store.calendar_days(&me).await? {
+                print_json_line(&mut out, &d)?;
+            }
+        }
+        Command::Calendar(CalendarCmd::Set { date, kind, name, reason }) => {
+            let kind = match kind.as_str() {
+                "clear" => None,
+                k => Some(shouwang_workflow::DayKind::parse(k).map_err(|e| anyhow::anyhow!("{e} (or `clear`)"))?),
+            };
+            open_store(&cfg).await?.set_calendar_day(&me, date, kind, &name, &reason).await?;
+        }
+        Command::Deadlines(DeadlinesCmd::Show) => {
+            println!("{}", serde_json::to_string_pretty(&open_store(&cfg).await?.deadline_policy().await?)?);
+        }
+        Command::Deadlines(DeadlinesCmd::Set { file, reason }) => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let policy = open_store(&cfg).await?.set_deadline_policy(&me, &text, &reason).await?;
+            println!("{}", serde_json::to_string_pretty(&policy)?);
+        }
         Command::Audit { cmd: Some(AuditCmd::Verify { expect_head }), .. } => {
             let store = open_store(&cfg).await?;
             let r = store.verify_audit(&me, expect_head.as_deref()).await?;
@@ -252,6 +275,31 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
     }
     Ok(ok)
+}
+
+async fn notices(cfg: &Config, me: &Principal, cmd: NoticesCmd) -> anyhow::Result<()> {
+    let store = open_store(cfg).await?;
+    let now = jiff::Timestamp::now();
+    match cmd {
+        NoticesCmd::List { unit, state, level, kind, overdue, limit } => {
+            let q = shouwang_store::NoticeQuery { unit, state, level, kind, overdue, limit: Some(limit), offset: None };
+            let mut out = std::io::stdout().lock();
+            for n in store.notices(me, &q, now).await? {
+                print_json_line(&mut out, &n)?;
+            }
+        }
+        NoticesCmd::Show { id } => println!("{}", serde_json::to_string_pretty(&store.notice(me, id, now).await?)?),
+        NoticesCmd::Move { id, action, reason, version } => {
+            let action = shouwang_workflow::Action::parse(&action).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let version = match version {
+                Some(v) => v,
+                None => store.notice(me, id, now).await?.notice.version,
+            };
+            let m = shouwang_store::Move { action, reason, answer: None };
+            println!("{}", serde_json::to_string_pretty(&store.move_notice(me, id, version, &m, now).await?)?);
+        }
+    }
+    Ok(())
 }
 
 /// Longest line `shouwang attribute` accepts on stdin (a URL can be long).

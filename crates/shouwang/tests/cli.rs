@@ -168,3 +168,43 @@ fn demo_generate_writes_an_importable_region() {
     assert_eq!(v["summary"]["units_added"].as_array().unwrap().len(), 120);
     assert!(!v["unreachable_units"].as_array().unwrap().is_empty() || v["summary"]["units_added"].as_array().unwrap().len() < 100);
 }
+
+#[tokio::test]
+async fn notices_calendar_and_deadlines_from_the_console() {
+    let env = Env::new();
+    let src = env.dir.path().join("seed");
+    write_files(&src, &[("regions.csv", REGIONS), ("units.csv", UNITS)]);
+    env.ok(&["registry", "import", src.to_str().unwrap(), "--reason", "first load"]);
+    // A draft, as an analyst would make it over the API.
+    let store = shouwang_store::Store::open_sqlite_dir(&env.data()).await.unwrap();
+    let analyst = shouwang_store::Principal { username: "ana".into(), role: shouwang_store::Role::Analyst, unit: None };
+    let draft: shouwang_store::NewNotice =
+        serde_json::from_value(serde_json::json!({ "kind": "rectification", "unit": "S1", "title": "弱口令整改", "level": "IV" })).unwrap();
+    let id = store.create_notice(&analyst, &draft, jiff::Timestamp::now()).await.unwrap().notice.id.to_string();
+    store.close().await;
+
+    let listed = json_lines(&env.ok(&["notices", "list", "--state", "draft"]));
+    assert_eq!((listed.len(), listed[0]["title"].as_str()), (1, Some("弱口令整改")));
+    let moved: serde_json::Value = serde_json::from_str(&env.ok(&["notices", "move", &id, "issue"])).unwrap();
+    assert_eq!(moved["state"], "issued");
+    assert!(moved["number"].as_str().unwrap().ends_with("-0001"));
+    // A stale version and an approval the console operator may not give both fail, and say why.
+    let out = env.run(&["notices", "move", &id, "cancel", "--reason", "x", "--version", "1"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("changed since it was read"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.run(&["notices", "move", &id, "approve"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("forbidden"), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: serde_json::Value = serde_json::from_str(&env.ok(&["notices", "show", &id])).unwrap();
+    assert_eq!(shown["timeline"].as_array().unwrap().len(), 2);
+
+    env.ok(&["calendar", "set", "2026-12-31", "holiday", "--name", "跨年", "--reason", "本地安排"]);
+    let days = json_lines(&env.ok(&["calendar", "list"]));
+    assert!(days.iter().any(|d| d["date"] == "2026-12-31" && d["name"] == "跨年"));
+    let out = env.run(&["calendar", "set", "2026-12-31", "vacation", "--reason", "x"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("vacation"), "{}", String::from_utf8_lossy(&out.stderr));
+    let policy = env.dir.path().join("policy.csv");
+    std::fs::write(&policy, "level,acknowledge,answer\nI,15m,2h\nII,1h,1d\nIII,4h,3wd\nIV,1wd,5wd\n").unwrap();
+    env.ok(&["deadlines", "set", policy.to_str().unwrap(), "--reason", "省通报中心新规"]);
+    assert!(env.ok(&["deadlines", "show"]).contains("15m"));
+    assert!(env.ok(&["audit", "verify"]).starts_with("intact: "));
+}
