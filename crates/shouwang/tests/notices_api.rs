@@ -148,6 +148,10 @@ async fn bad_notice_requests_are_refused_with_the_reason() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let r = post("/api/v1/notices/from-alerts", json!({ "kind": "incident", "alerts": [12345] }).to_string()).await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "an alert the caller cannot see");
+    let (s, v) = get_json(&app, "/api/v1/notices?state=issued&offset=9223372036854775807&limit=99999", &analyst).await;
+    assert_eq!((s, &v["notices"]), (StatusCode::OK, &json!([])), "extreme pages are clamped, not overflowed");
+    let (s, _) = get_json(&app, "/api/v1/notices?level=V", &analyst).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let (s, v) = get_json(&app, "/api/v1/notices/abc", &analyst).await;
     assert_eq!((s, v["error"]["message"].as_str()), (StatusCode::BAD_REQUEST, Some("`abc` is not a notice id (a number)")));
     let r = post("/api/v1/notices", json!({ "kind": "incident", "unit": "S1", "title": "t", "level": "IV" }).to_string()).await.unwrap();

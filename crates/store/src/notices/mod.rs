@@ -252,7 +252,8 @@ impl Store {
         if q.overdue {
             states.retain(|s| s.unit_holds());
         }
-        let (limit, offset) = (q.limit.unwrap_or(100).clamp(1, 1000), q.offset.unwrap_or(0).max(0));
+        // Offsets are bounded so that offset + limit cannot overflow.
+        let (limit, offset) = (q.limit.unwrap_or(100).clamp(1, 1000), q.offset.unwrap_or(0).clamp(0, 100_000_000));
         let order = "ORDER BY updated_at DESC, id DESC";
         let sql = if q.state.is_none() && q.level.is_none() && !q.overdue {
             format!("SELECT {NOTICE_COLUMNS} FROM notices{} {order} LIMIT {limit} OFFSET {offset}", f.sql)

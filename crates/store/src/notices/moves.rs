@@ -323,7 +323,11 @@ impl Store {
             let n = NewNotice {
                 kind: f.kind,
                 unit,
-                title: f.title.clone().unwrap_or_else(|| top.hits.title.chars().take(MAX_TITLE).collect()),
+                // A rule's title may carry a line break; a notice's is one line.
+                title: f
+                    .title
+                    .clone()
+                    .unwrap_or_else(|| top.hits.title.chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_TITLE).collect()),
                 summary,
                 actions: f.actions.clone().unwrap_or_default(),
                 category: top.hits.category.clone(),
