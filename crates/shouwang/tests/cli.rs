@@ -92,9 +92,7 @@ fn newcomer_flow_import_attribute_show_history() {
 #[tokio::test]
 async fn audit_verify_catches_an_edit_made_behind_the_triggers() {
     let env = Env::new();
-    let src = env.dir.path().join("seed");
-    write_files(&src, &[("regions.csv", REGIONS), ("units.csv", UNITS)]);
-    env.ok(&["registry", "import", src.to_str().unwrap(), "--reason", "first load"]);
+    env.load_units();
     let out = env.ok(&["audit", "verify"]);
     assert!(out.starts_with("intact: 1 entries, head "), "{out}");
     let head = out.trim().rsplit(' ').next().unwrap().to_string();
@@ -172,9 +170,7 @@ fn demo_generate_writes_an_importable_region() {
 #[tokio::test]
 async fn notices_calendar_and_deadlines_from_the_console() {
     let env = Env::new();
-    let src = env.dir.path().join("seed");
-    write_files(&src, &[("regions.csv", REGIONS), ("units.csv", UNITS)]);
-    env.ok(&["registry", "import", src.to_str().unwrap(), "--reason", "first load"]);
+    env.load_units();
     // A draft, as an analyst would make it over the API.
     let store = shouwang_store::Store::open_sqlite_dir(&env.data()).await.unwrap();
     let analyst = shouwang_store::Principal { username: "ana".into(), role: shouwang_store::Role::Analyst, unit: None };

@@ -43,6 +43,13 @@ impl Env {
         child.wait_with_output().unwrap()
     }
 
+    /// Imports `REGIONS` and `UNITS` with `shouwang registry import`.
+    pub fn load_units(&self) {
+        let src = self.dir.path().join("seed");
+        write_files(&src, &[("regions.csv", REGIONS), ("units.csv", UNITS)]);
+        self.ok(&["registry", "import", src.to_str().unwrap(), "--reason", "first load"]);
+    }
+
     /// Runs and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args, None);
@@ -142,6 +149,16 @@ impl App {
 
     pub fn post(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
         self.client.post(format!("{}{path}", self.addr)).bearer_auth(token)
+    }
+
+    /// Imports the test region (`REGIONS`, `UNITS`, `ASSETS`) and refreshes
+    /// the pipeline's attribution index.
+    pub async fn seed_registry(&self) {
+        let dir = self.dir.path().join("seed");
+        write_files(&dir, &[("regions.csv", REGIONS), ("units.csv", UNITS), ("assets.csv", ASSETS)]);
+        let b = shouwang_registry::io::read_path(&dir, Default::default()).unwrap();
+        assert!(self.store.import(&Principal::local("t"), &b, "seed", false).await.unwrap().applied);
+        self.ingest.pipeline.attributor.refresh().await.unwrap();
     }
 }
 

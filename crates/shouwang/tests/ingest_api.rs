@@ -6,18 +6,14 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use shouwang_store::{Principal, Role};
+use shouwang_store::Role;
 use tokio::io::AsyncWriteExt;
 
 use crate::helpers::*;
 
 async fn setup() -> (App, String) {
     let app = spawn_app().await;
-    let dir = app.dir.path().join("seed");
-    write_files(&dir, &[("regions.csv", REGIONS), ("units.csv", UNITS), ("assets.csv", ASSETS)]);
-    let b = shouwang_registry::io::read_path(&dir, Default::default()).unwrap();
-    assert!(app.store.import(&Principal::local("t"), &b, "seed", false).await.unwrap().applied);
-    app.ingest.pipeline.attributor.refresh().await.unwrap();
+    app.seed_registry().await;
     let sensor = user(&app, "probe-s1", Role::Sensor, Some("S1")).await;
     (app, sensor)
 }

@@ -6,17 +6,13 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shouwang_store::{Principal, Role};
+use shouwang_store::Role;
 
 use crate::helpers::*;
 
 async fn seeded() -> App {
     let app = spawn_app().await;
-    let dir = app.dir.path().join("seed");
-    write_files(&dir, &[("regions.csv", REGIONS), ("units.csv", UNITS), ("assets.csv", ASSETS)]);
-    let b = shouwang_registry::io::read_path(&dir, Default::default()).unwrap();
-    assert!(app.store.import(&Principal::local("t"), &b, "seed", false).await.unwrap().applied);
-    app.ingest.pipeline.attributor.refresh().await.unwrap();
+    app.seed_registry().await;
     app
 }
 

@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 
 use crate::access::{Perm, Principal, Visibility};
 use crate::audit::audit;
-use crate::filter::{Bind, Filter};
+use crate::filter::{Bind, Filter, rows_of};
 use crate::{Result, Store, StoreError, now_micros, ts};
 
 /// Sample events kept per alert: enough to see what fired, bounded however
@@ -100,7 +100,8 @@ fn level_ok(l: &str) -> bool {
     LEVELS.contains(&l)
 }
 
-fn code_ok(c: &str) -> bool {
+/// A GB/T 20986 category or subcategory code's shape (`MP`, `MPRANS`).
+pub(crate) fn code_ok(c: &str) -> bool {
     (2..=16).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
@@ -263,8 +264,7 @@ async fn add_samples(tx: &mut sqlx::Transaction<'_, sqlx::Any>, chunk: &[AlertHi
         }
     }
     for part in rows.chunks(UPSERT_ROWS * 4) {
-        let values: Vec<String> = (0..part.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
-        let sql = format!("INSERT INTO alert_samples (alert_id, n, sample) VALUES {}", values.join(", "));
+        let sql = format!("INSERT INTO alert_samples (alert_id, n, sample) VALUES {}", rows_of(part.len(), 3));
         let mut q = sqlx::query(&sql);
         for (id, n, sample) in part {
             q = q.bind(*id).bind(*n).bind(sample.as_str());

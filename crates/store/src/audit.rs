@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
 
 use crate::access::{Perm, Principal};
+use crate::filter::rows_of;
 use crate::{Result, Store, now_micros, ts};
 
 /// The hash before the first entry.
@@ -118,22 +119,8 @@ pub(crate) async fn audit_many(tx: &mut Transaction<'_, Any>, p: &Principal, ent
         rows.push((seq, prev.clone(), e));
     }
     for chunk in rows.chunks(ROWS) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    8 * i + 1,
-                    8 * i + 2,
-                    8 * i + 3,
-                    8 * i + 4,
-                    8 * i + 5,
-                    8 * i + 6,
-                    8 * i + 7,
-                    8 * i + 8
-                )
-            })
-            .collect();
-        let sql = format!("INSERT INTO audit_log (at, actor, action, target, reason, detail, seq, hash) VALUES {}", values.join(", "));
+        let sql =
+            format!("INSERT INTO audit_log (at, actor, action, target, reason, detail, seq, hash) VALUES {}", rows_of(chunk.len(), 8));
         let mut q = sqlx::query(&sql);
         for (seq, hash, e) in chunk {
             q = q.bind(at).bind(&p.username).bind(&e.action).bind(&e.target).bind(&e.reason).bind(&e.detail).bind(*seq).bind(hash.as_str());

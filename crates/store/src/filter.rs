@@ -55,3 +55,15 @@ impl Filter {
         q
     }
 }
+
+/// `($1, $2, …), ($n+1, …)`: the VALUES of a multi-row insert of `rows`
+/// rows of `cols` parameters each, numbered from 1.
+pub(crate) fn rows_of(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let params: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

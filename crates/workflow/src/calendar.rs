@@ -21,30 +21,13 @@ const DAY: i64 = 86_400;
 /// The State Council's holiday arrangements the product ships with.
 pub const DEFAULT_DAYS: &str = include_str!("../data/calendar-cn.csv");
 
-/// What a listed day is, overriding its weekday.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DayKind {
-    /// A public holiday (or a day of its bridging leave): no work.
-    Holiday,
-    /// A weekend day worked in exchange (调休上班).
-    Workday,
-}
-
-impl DayKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DayKind::Holiday => "holiday",
-            DayKind::Workday => "workday",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<DayKind, WorkflowError> {
-        match s.trim() {
-            "holiday" => Ok(DayKind::Holiday),
-            "workday" => Ok(DayKind::Workday),
-            other => Err(WorkflowError::Invalid(format!("day kind `{other}` is neither `holiday` nor `workday`"))),
-        }
+names! {
+    /// What a listed day is, overriding its weekday.
+    pub enum DayKind {
+        /// A public holiday (or a day of its bridging leave): no work.
+        Holiday = "holiday",
+        /// A weekend day worked in exchange (调休上班).
+        Workday = "workday",
     }
 }
 
@@ -67,6 +50,12 @@ pub struct Calendar {
 pub fn epoch_day(d: Date) -> i64 {
     // 1970-01-01 is day 0; `since` in days is exact for civil dates.
     i64::from(d.since(Date::constant(1970, 1, 1)).map(|s| s.get_days()).unwrap_or(0))
+}
+
+/// China Standard Time as a time zone, for civil dates and years (the
+/// centre's number series runs per year in it).
+pub fn cst() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant((CST_OFFSET / 3600) as i8))
 }
 
 /// The CST civil day a Unix time falls on.

@@ -3,6 +3,39 @@
 //! and the business calendar (Chinese public holidays and 调休) the
 //! deadlines count on. The store persists what this decides.
 
+/// A closed set of names: the enum, its `ALL`, `as_str`, `parse` (naming
+/// the accepted values when it refuses), `Display` and snake_case serde.
+macro_rules! names {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        $vis enum $name { $($(#[$vm])* $variant,)* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)* }
+            }
+
+            pub fn parse(s: &str) -> Result<$name, $crate::WorkflowError> {
+                let s = s.trim();
+                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let all: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    $crate::WorkflowError::Invalid(format!("unknown {} `{s}` (one of: {})", stringify!($name).to_lowercase(), all.join(", ")))
+                })
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 pub mod calendar;
 pub mod deadline;
 pub mod state;

@@ -9,43 +9,10 @@
 //! any open state ─cancel→ cancelled            └───────────────────────────────────────────┘
 //! ```
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use shouwang_grade::Level;
 
 use crate::WorkflowError;
-
-macro_rules! names {
-    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal,)* }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        $vis enum $name { $($(#[$vm])* $variant,)* }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text,)* }
-            }
-
-            pub fn parse(s: &str) -> Result<$name, WorkflowError> {
-                let s = s.trim();
-                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
-                    let all: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
-                    WorkflowError::Invalid(format!("unknown {} `{s}` (one of: {})", stringify!($name).to_lowercase(), all.join(", ")))
-                })
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
 
 names! {
     /// What a notice asks of the unit.

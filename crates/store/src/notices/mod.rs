@@ -22,7 +22,7 @@ use sqlx::any::AnyRow;
 
 use crate::access::{Perm, Principal, Visibility};
 use crate::audit::{Entry, audit_many};
-use crate::filter::{Bind, Filter};
+use crate::filter::{Bind, Filter, rows_of};
 use crate::{Result, Store, StoreError, ts};
 
 pub(crate) use moves::reopen_on_detection;
@@ -200,8 +200,15 @@ impl Stored {
     }
 }
 
-/// Open states in which the unit's clocks run, for SQL.
-const UNIT_HOLDS: &str = "('issued', 'acknowledged', 'in_progress', 'returned')";
+/// `Clocks::breached` in SQL, with `due` the parameter holding now (µs):
+/// issued and past its acknowledge time, or held by the unit past its
+/// answer time. The one spelling both the overdue list and the scan use.
+fn breached_sql(due: &str) -> String {
+    format!(
+        "state IN ('issued', 'acknowledged', 'in_progress', 'returned') \
+         AND ((state = 'issued' AND acknowledge_due < {due}) OR answer_due < {due})"
+    )
+}
 
 impl Store {
     /// Rows `p` may see: all for the centre; for a unit's operator its own
@@ -270,11 +277,7 @@ impl Store {
                     let mut clause =
                         format!("{}{}state = '{}' AND level = '{}'", f.sql, if f.sql.is_empty() { " WHERE " } else { " AND " }, s, l);
                     if q.overdue {
-                        clause.push_str(&if *s == State::Issued {
-                            format!(" AND (acknowledge_due < {due} OR answer_due < {due})")
-                        } else {
-                            format!(" AND answer_due < {due}")
-                        });
+                        clause.push_str(&format!(" AND {}", breached_sql(&due)));
                     }
                     let n = parts.len();
                     parts.push(format!(
@@ -297,8 +300,8 @@ impl Store {
     pub async fn breached_notices(&self, now: jiff::Timestamp) -> Result<Vec<(i64, Breach)>> {
         // The same rule as `Clocks::breached`, in SQL, so only ids come back.
         let rows = sqlx::query(&format!(
-            "SELECT id, COALESCE(state = 'issued' AND acknowledge_due < $1, FALSE) AS ack FROM notices WHERE state IN {UNIT_HOLDS} \
-             AND ((state = 'issued' AND acknowledge_due < $1) OR answer_due < $1) ORDER BY id"
+            "SELECT id, COALESCE(state = 'issued' AND acknowledge_due < $1, FALSE) AS ack FROM notices WHERE {} ORDER BY id",
+            breached_sql("$1")
         ))
         .bind(now.as_second() * 1_000_000)
         .fetch_all(&self.pool)
@@ -326,10 +329,19 @@ impl Store {
             let exists: Option<i64> =
                 sqlx::query_scalar("SELECT id FROM notices WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
             if exists.is_some() {
-                self.record(p, "notice.denied", &format!("notice:{id}"), "not visible to the caller", &serde_json::json!({})).await?;
+                return Err(self.deny(p, id).await);
             }
         }
         Err(StoreError::NotFound(format!("notice {id}")))
+    }
+
+    /// Audits a look at notice `id` that `p` may not see; the "not found"
+    /// they are answered with, so they cannot tell it exists.
+    async fn deny(&self, p: &Principal, id: i64) -> StoreError {
+        match self.record(p, "notice.denied", &format!("notice:{id}"), "not visible to the caller", &serde_json::json!({})).await {
+            Ok(()) => StoreError::NotFound(format!("notice {id}")),
+            Err(e) => e,
+        }
     }
 
     /// One notice with its alerts, answers and timeline. Reading TLP:RED
@@ -428,24 +440,9 @@ const LOG_ROWS: usize = 32;
 /// few statements however many there are.
 async fn log_steps(tx: &mut sqlx::Transaction<'_, sqlx::Any>, p: &Principal, steps: &[Step<'_>]) -> Result<()> {
     for chunk in steps.chunks(LOG_ROWS) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    8 * i + 1,
-                    8 * i + 2,
-                    8 * i + 3,
-                    8 * i + 4,
-                    8 * i + 5,
-                    8 * i + 6,
-                    8 * i + 7,
-                    8 * i + 8
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO notice_log (notice_id, at, actor, action, from_state, to_state, reason, detail) VALUES {}",
-            values.join(", ")
+            rows_of(chunk.len(), 8)
         );
         let mut q = sqlx::query(&sql);
         for s in chunk {

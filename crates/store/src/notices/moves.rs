@@ -126,7 +126,7 @@ fn check_new(n: &NewNotice) -> Result<()> {
     check_text("the summary", &n.summary, MAX_TEXT, false)?;
     check_text("the required actions", &n.actions, MAX_TEXT, false)?;
     if let Some(c) = &n.category
-        && !((2..=16).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+        && !crate::alerts::code_ok(c)
     {
         return Err(invalid(format!("category `{c}` is not a GB/T 20986 code such as MPRANS")));
     }
@@ -381,8 +381,7 @@ impl Store {
         // A notice the caller may not see is "not found", and the attempt audited.
         if !visible(p, &vis, &n) {
             tx.rollback().await?;
-            self.record(p, "notice.denied", &format!("notice:{id}"), "not visible to the caller", &serde_json::json!({})).await?;
-            return Err(StoreError::NotFound(format!("notice {id}")));
+            return Err(self.deny(p, id).await);
         }
         if n.version != version {
             return Err(StoreError::Stale(format!(
@@ -435,7 +434,7 @@ async fn apply_move(
     let us = |s: Option<i64>| s.map(|s| s * 1_000_000);
     let mut number = n.number.clone();
     if to == State::Issued && number.is_none() {
-        let year = i64::from(now.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))).year());
+        let year = i64::from(now.to_zoned(shouwang_workflow::calendar::cst()).year());
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO notice_series (year, last) VALUES ($1, 1) \
              ON CONFLICT (year) DO UPDATE SET last = notice_series.last + 1 RETURNING last",
