@@ -175,3 +175,26 @@ async fn bad_notice_requests_are_refused_with_the_reason() {
     let (_, v) = get_json(&app, "/api/v1/calendar", &analyst).await;
     assert!(v["days"].as_array().unwrap().iter().any(|d| d["date"] == "2026-11-27" && d["kind"] == "holiday"));
 }
+
+#[tokio::test]
+async fn bad_calendar_and_policy_edits_say_what_is_wrong() {
+    let app = seeded().await;
+    let put = |path: &str, body: Value| app.client.put(format!("{}{path}", app.addr)).bearer_auth(&app.admin_token).json(&body).send();
+    let r = put("/api/v1/calendar/2026-13-01", json!({ "kind": "holiday", "reason": "x" })).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("`2026-13-01` is not a date"));
+    let r = put("/api/v1/calendar/2026-12-31", json!({ "kind": "vacation", "reason": "x" })).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "an unknown day kind");
+    let r = put("/api/v1/calendar/2026-12-31", json!({ "kind": "holiday", "name": "a\nb", "reason": "x" })).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "a name is one line");
+    let r = put("/api/v1/calendar/2026-12-31", json!({ "kind": "holiday", "reason": " " })).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "a change needs a reason");
+    let bad = "level,acknowledge,answer\nI,30m,4h\nII,1h,24h\nIII,4 hours,3wd\nIV,1wd,5wd\n";
+    let r = put("/api/v1/deadline-policy", json!({ "policy": bad, "reason": "x" })).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let msg = r.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("line 4") && msg.contains("`4 hours` is not a span"), "{msg}");
+    // Nothing changed: the shipped policy is still in force.
+    let (_, v) = get_json(&app, "/api/v1/deadline-policy", &app.admin_token).await;
+    assert_eq!(v["levels"][2]["acknowledge"], "4h");
+}
