@@ -4,7 +4,7 @@
 //! corpus, and every subject must return the same answers as ours before its
 //! time counts. Each figure is the median of `--runs` runs, with min and max.
 //!
-//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e|intel|detect|hunt|notices] [--indicators N] [--copies N] [--notices N] [--hot] [--profile RUNG]
+//!     cargo run --release -p shouwang-bench -- [--runs 5] [--only lookups|build|import|ingest|e2e|intel|detect|hunt|notices|outbox] [--indicators N] [--copies N] [--notices N] [--messages N] [--hot] [--profile RUNG]
 //!
 //! Run under `taskset -c 1` for a one-core figure.
 
@@ -16,6 +16,7 @@ mod detect;
 mod hunt;
 mod intel;
 mod notices;
+mod outbox;
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -144,6 +145,11 @@ fn main() {
         // `--notices N` (default 1M, the scale).
         let n = args.iter().position(|a| a == "--notices").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
         notices::run(runs, n);
+    }
+    if want("outbox") {
+        // `--messages N` per run.
+        let n = args.iter().position(|a| a == "--messages").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(5_000);
+        outbox::run(runs, n);
     }
     if want("intel") {
         // `--indicators N` (default 10M, the scale).

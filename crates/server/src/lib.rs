@@ -5,6 +5,7 @@
 
 mod alerts;
 mod auth;
+mod delivery;
 mod error;
 mod events;
 mod metrics;
@@ -25,6 +26,7 @@ use shouwang_registry::io::{RecordType, read_csv, read_json};
 use shouwang_registry::{Bundle, io};
 use shouwang_store::{Attributor, Store};
 
+pub use delivery::{Clock, Dispatch, spawn_dispatcher, spawn_sweeper, wall_clock};
 pub use error::ApiError;
 pub use events::{Consumer, Ingest, counters_json, dead_letter_json, stored_status};
 pub use metrics::Metrics;
@@ -80,6 +82,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/calendar", get(notices::calendar))
         .route("/api/v1/calendar/{date}", put(notices::set_day))
         .route("/api/v1/deadline-policy", get(notices::policy).put(notices::set_policy))
+        .route("/api/v1/escalation", get(delivery::ladder).put(delivery::set_ladder))
+        .route("/api/v1/deadlines/sweep", post(delivery::sweep))
+        .route("/api/v1/outbox", get(delivery::outbox))
+        .route("/api/v1/outbox/{id}/retry", post(delivery::retry))
+        .route("/api/v1/channels", get(delivery::channels).post(delivery::create_channel))
+        .route("/api/v1/channels/{id}", put(delivery::update_channel))
+        .route("/api/v1/templates", get(delivery::templates))
+        .route("/api/v1/templates/{name}/{lang}", put(delivery::set_template).delete(delivery::reset_template))
+        .route("/api/v1/inbox", get(delivery::inbox))
+        .route("/api/v1/inbox/{id}/read", post(delivery::read))
+        .route("/api/v1/settings/public-url", put(delivery::set_public_url))
         .route("/metrics", get(metrics_text))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see /api/v1/openapi.json".into()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

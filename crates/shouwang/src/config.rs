@@ -39,6 +39,60 @@ pub struct Config {
     pub formats: std::collections::BTreeMap<String, FormatConfig>,
     /// Live detection: rules, indicators, allow-lists, aggregation window.
     pub detection: shouwang_alerts::DetectionConfig,
+    /// The outbox's transports and retries, and the deadline sweep.
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Delivery {
+    /// `[delivery.smtp]`; without it e-mail messages fail, visibly, in the outbox.
+    pub smtp: Option<shouwang_deliver::SmtpConfig>,
+    /// Attempts before a message is marked failed.
+    pub max_attempts: i64,
+    /// The wait after a first failure, doubling each time up to the longest.
+    pub first_retry_secs: u64,
+    pub longest_retry_secs: u64,
+    /// Messages in flight at once.
+    pub concurrency: usize,
+    /// Per HTTP request and per SMTP command.
+    pub timeout_secs: u64,
+    /// How often reminders and escalations are looked for.
+    pub sweep_secs: u64,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            smtp: None,
+            max_attempts: 8,
+            first_retry_secs: 30,
+            longest_retry_secs: 3_600,
+            concurrency: 64,
+            timeout_secs: 10,
+            sweep_secs: 60,
+        }
+    }
+}
+
+impl Delivery {
+    pub fn dispatch(&self) -> shouwang_server::Dispatch {
+        shouwang_server::Dispatch {
+            retry: shouwang_store::Retry {
+                max_attempts: self.max_attempts,
+                first: std::time::Duration::from_secs(self.first_retry_secs),
+                longest: std::time::Duration::from_secs(self.longest_retry_secs),
+                // Long enough for a send that runs to its time-out, and then some.
+                lease: std::time::Duration::from_secs(self.timeout_secs * 4 + 30),
+            },
+            concurrency: self.concurrency,
+            poll: std::time::Duration::from_secs(1),
+        }
+    }
+
+    pub fn sender(&self) -> shouwang_deliver::SenderConfig {
+        shouwang_deliver::SenderConfig { smtp: self.smtp.clone(), timeout: std::time::Duration::from_secs(self.timeout_secs) }
+    }
 }
 
 /// A declarative field map for JSON lines from one kind of sensor.
@@ -222,6 +276,7 @@ impl Default for Config {
             ingest: Ingest::default(),
             formats: Default::default(),
             detection: Default::default(),
+            delivery: Delivery::default(),
         }
     }
 }
@@ -276,7 +331,8 @@ impl Config {
     }
 
     /// `SHOUWANG_DATA_DIR`, `SHOUWANG_DATABASE_URL`, `SHOUWANG_LISTEN`,
-    /// `SHOUWANG_LOG`, `SHOUWANG_LOG_FORMAT`, `SHOUWANG_IMPORT_MAX_BYTES`.
+    /// `SHOUWANG_LOG`, `SHOUWANG_LOG_FORMAT`, `SHOUWANG_IMPORT_MAX_BYTES`,
+    /// `SHOUWANG_SMTP_PASSWORD`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         if let Some(v) = get("SHOUWANG_DATA_DIR") {
             self.data_dir = v.into();
@@ -296,6 +352,9 @@ impl Config {
                 "json" => LogFormat::Json,
                 _ => bail!("SHOUWANG_LOG_FORMAT must be text or json"),
             };
+        }
+        if let (Some(v), Some(smtp)) = (get("SHOUWANG_SMTP_PASSWORD"), self.delivery.smtp.as_mut()) {
+            smtp.password = Some(v);
         }
         if let Some(v) = get("SHOUWANG_IMPORT_MAX_BYTES") {
             self.import.max_bytes = v.parse().with_context(|| format!("SHOUWANG_IMPORT_MAX_BYTES=`{v}` is not a number"))?;
@@ -320,6 +379,16 @@ impl Config {
             l.listener()?;
         }
         self.field_maps()?;
+        let d = &self.delivery;
+        if d.max_attempts < 1 || d.concurrency == 0 || d.timeout_secs == 0 || d.sweep_secs == 0 || d.first_retry_secs == 0 {
+            bail!("delivery: max_attempts, concurrency, timeout_secs, sweep_secs and first_retry_secs must be at least 1");
+        }
+        if d.longest_retry_secs < d.first_retry_secs {
+            bail!("delivery.longest_retry_secs must be at least delivery.first_retry_secs");
+        }
+        if let Some(smtp) = &d.smtp {
+            shouwang_deliver::Sender::new(&self.delivery.sender()).map_err(|e| anyhow::anyhow!("delivery.smtp ({}): {e}", smtp.host))?;
+        }
         if self.server.index_refresh_secs == 0 {
             bail!("server.index_refresh_secs must be at least 1");
         }

@@ -415,12 +415,20 @@ async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, demo: bool) -
         categories: Arc::new(shouwang_grade::Categories::builtin()),
     };
     let refresher = shouwang_server::spawn_index_refresh(attributor, Duration::from_secs(cfg.server.index_refresh_secs));
+    let sender = Arc::new(shouwang_deliver::Sender::new(&cfg.delivery.sender())?);
+    let clock = shouwang_server::wall_clock();
+    let dispatcher = shouwang_server::spawn_dispatcher(store.clone(), sender, cfg.delivery.dispatch(), clock.clone());
+    let sweeper = shouwang_server::spawn_sweeper(store.clone(), Duration::from_secs(cfg.delivery.sweep_secs), clock);
     let addr = listen.unwrap_or(cfg.server.listen);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, backend = ?store.backend(), "serving the API");
     axum::serve(listener, shouwang_server::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     refresher.abort();
     retention.abort();
+    // A message being sent now keeps its claim; it lapses and the message
+    // goes out again after a restart (receivers see the same key).
+    dispatcher.abort();
+    sweeper.abort();
     listeners.iter().for_each(|t| t.abort());
     // Records still in the spool are safe there; the consumer stops at a batch boundary.
     tokio::task::spawn_blocking(move || consumer.stop()).await?;

@@ -200,3 +200,77 @@ pub async fn get_json(app: &App, path: &str, token: &str) -> (reqwest::StatusCod
     let r = app.get(path, Some(token)).send().await.unwrap();
     (r.status(), r.json().await.unwrap_or(serde_json::Value::Null))
 }
+
+/// A receiver from `tests/support/receivers.py` (SMTP, a silent port, or
+/// HTTP for webhooks and robots), killed when dropped.
+pub struct Receiver {
+    pub port: u16,
+    pub out: tempfile::TempDir,
+    _child: Running,
+}
+
+impl Receiver {
+    /// Starts `receivers.py MODE PORT OUT ARGS…` and waits for "ready".
+    pub fn start(mode: &str, args: &[&str]) -> Receiver {
+        use std::io::BufRead;
+        let out = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/receivers.py");
+        // Debian's python3, where apt put python3-aiosmtpd, even when
+        // another python3 comes first on PATH.
+        let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
+        let mut child = Command::new(python)
+            .arg(script)
+            .arg(mode)
+            .arg(port.to_string())
+            .arg(out.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 is required");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "receivers.py {mode} did not start (python3-aiosmtpd is needed for smtp; .ci/run installs it)");
+        Receiver { port, out, _child: Running(child) }
+    }
+
+    /// What arrived so far.
+    pub fn received(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.out.path().join("received.jsonl")).map(|s| json_lines(&s)).unwrap_or_default()
+    }
+
+    /// Waits (up to 20 s) until `done` holds for what arrived.
+    pub async fn wait_for(&self, what: &str, done: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = self.received();
+            if done(&got) {
+                return got;
+            }
+            assert!(std::time::Instant::now() < until, "timed out waiting for {what}; received: {got:#?}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// Polls `f` (up to 20 s) until it returns `Some`.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(what: &str, f: impl Fn() -> F) -> T {
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < until, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+impl App {
+    /// Starts the outbox dispatcher as `serve` does, with these transports
+    /// and retries, on the wall clock.
+    pub fn start_delivery(&self, smtp: Option<shouwang_deliver::SmtpConfig>, dispatch: shouwang_server::Dispatch) {
+        let sender = shouwang_deliver::Sender::new(&shouwang_deliver::SenderConfig { smtp, timeout: Duration::from_secs(1) }).unwrap();
+        shouwang_server::spawn_dispatcher(self.store.clone(), Arc::new(sender), dispatch, shouwang_server::wall_clock());
+    }
+}

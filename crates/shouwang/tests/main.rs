@@ -5,6 +5,7 @@ mod alerts_api;
 mod api;
 mod cli;
 mod crash;
+mod delivery_api;
 mod detect_cli;
 mod helpers;
 mod ingest_api;

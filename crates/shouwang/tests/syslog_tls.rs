@@ -23,7 +23,7 @@ fn openssl(args: &[&str], dir: &Path) {
 
 /// A test CA and a server certificate it signed for `localhost` and
 /// 127.0.0.1, made by the openssl CLI. Returns (CA, server chain, server key).
-fn make_cert(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn make_cert(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
     openssl(
         &[&["req", "-x509"][..], &ec, &["-days", "2", "-subj", "/CN=Shouwang test CA", "-keyout", "ca.key", "-out", "ca.pem"]].concat(),

@@ -287,7 +287,7 @@ impl Store {
             return Err(StoreError::Invalid(format!("alert level `{}` is not I, II, III or IV", h.proposed_level)));
         }
         let now = now_micros();
-        let calendar = self.calendar().await?;
+        let rules = self.rules().await?;
         let mut tx = self.pool.begin().await?;
         let mut recorded = Vec::with_capacity(hits.len());
         for chunk in hits.chunks(UPSERT_ROWS) {
@@ -295,7 +295,7 @@ impl Store {
             add_samples(&mut tx, chunk, &ids).await?;
             recorded.extend(ids);
         }
-        let reopened = crate::notices::reopen_on_detection(&mut tx, &recorded, ts(now), &calendar).await?;
+        let reopened = crate::notices::reopen_on_detection(&mut tx, &recorded, ts(now), &rules).await?;
         if reopened > 0 {
             tracing::info!(reopened, "closed notices reopened: their problem was detected again");
         }
@@ -310,6 +310,9 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        if reopened > 0 {
+            self.wake_sender();
+        }
         Ok(())
     }
 

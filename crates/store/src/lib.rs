@@ -15,6 +15,7 @@ mod access;
 mod alerts;
 mod attribute;
 mod audit;
+mod delivery;
 mod filter;
 mod notices;
 mod registry;
@@ -30,7 +31,10 @@ pub use access::{Perm, Principal, Role, Visibility};
 pub use alerts::{Alert, AlertHits, AlertQuery, MAX_SAMPLES, Override};
 pub use attribute::{Affected, AssetView, Attribution, Attributor, UnitRef};
 pub use audit::{AuditEntry, ChainReport};
-pub use notices::{AnswerRecord, FromAlerts, LogEntry, Move, Moved, NewAnswer, NewNotice, Notice, NoticeDetail, NoticeQuery};
+pub use delivery::{Attempt, Channel, InboxItem, NewChannel, OutboxQuery, OutboxRecord, Outgoing, Retry, TemplateEntry};
+pub use notices::{
+    AnswerRecord, FromAlerts, LogEntry, Move, Moved, NewAnswer, NewNotice, Notice, NoticeDetail, NoticeQuery, Raised, Sweep,
+};
 pub use registry::{ClaimChange, ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
 pub use users::{NewUser, TokenInfo};
 
@@ -81,7 +85,14 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, include_str!("../migrations/sqlite/0003_alert_samples.sql"), include_str!("../migrations/postgres/0003_alert_samples.sql")),
     (4, include_str!("../migrations/sqlite/0004_notices.sql"), include_str!("../migrations/postgres/0004_notices.sql")),
     (5, include_str!("../migrations/sqlite/0005_audit_chain.sql"), include_str!("../migrations/postgres/0005_audit_chain.sql")),
+    (6, include_str!("../migrations/sqlite/0006_delivery.sql"), include_str!("../migrations/postgres/0006_delivery.sql")),
 ];
+
+/// The calendar and message templates in force, read before a transaction.
+pub(crate) struct Rules {
+    pub calendar: std::sync::Arc<shouwang_workflow::Calendar>,
+    pub outbound: std::sync::Arc<delivery::Outbound>,
+}
 
 /// The store. Cheap to clone (a pool handle).
 #[derive(Clone)]
@@ -91,6 +102,11 @@ pub struct Store {
     /// The business calendar, read once and dropped when the admin edits it
     /// (deadlines are computed on every issue, answer and return).
     calendar: std::sync::Arc<arc_swap::ArcSwapOption<shouwang_workflow::Calendar>>,
+    /// The message templates, likewise dropped on an edit.
+    outbound: std::sync::Arc<arc_swap::ArcSwapOption<delivery::Outbound>>,
+    /// Rung when a transaction commits new outbox messages, so the sender
+    /// does not wait for its next poll.
+    sender_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -100,6 +116,22 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// Resolves when messages may be waiting in the outbox: after a commit
+    /// that wrote some, or a retry. The sender still polls, for backoffs.
+    pub async fn outbox_signal(&self) {
+        self.sender_wake.notified().await
+    }
+
+    pub(crate) fn wake_sender(&self) {
+        self.sender_wake.notify_one();
+    }
+
+    /// What a notice move needs besides the row: the calendar its clocks
+    /// count on and the templates its messages are written from.
+    pub(crate) async fn rules(&self) -> Result<Rules> {
+        Ok(Rules { calendar: self.calendar().await?, outbound: self.outbound().await? })
+    }
+
     /// Opens (creating if needed) the SQLite file `dir/shouwang.sqlite`.
     pub async fn open_sqlite_dir(dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Invalid(format!("cannot create data directory {}: {e}", dir.display())))?;
@@ -135,7 +167,13 @@ impl Store {
                 })
             });
         }
-        let store = Store { pool: pool.connect_with(opts).await?, backend, calendar: Default::default() };
+        let store = Store {
+            pool: pool.connect_with(opts).await?,
+            backend,
+            calendar: Default::default(),
+            outbound: Default::default(),
+            sender_wake: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }

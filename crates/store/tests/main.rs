@@ -82,4 +82,6 @@ store_tests!(
     a_closed_notice_reopens_when_its_problem_comes_back,
     audit_chain_finds_edits_deletions_and_a_cut_tail,
     audit_chain_covers_entries_from_before_it,
+    deadlines_raise_reminders_and_the_escalation_ladder_once,
+    the_outbox_claims_once_backs_off_and_gives_up,
 );

@@ -11,7 +11,7 @@ fn small_demo() -> Bundle {
     shouwang_demo::generate(shouwang_demo::Spec { seed: 11, units: 200, assets: 3000 })
 }
 
-fn read_csv(files: &[(&str, &str)]) -> Bundle {
+pub fn read_csv(files: &[(&str, &str)]) -> Bundle {
     let dir = tempfile::tempdir().unwrap();
     for (name, body) in files {
         std::fs::write(dir.path().join(name), body).unwrap();
@@ -527,6 +527,9 @@ pub async fn alert_samples_survive_migration_3(store: &Store) {
 #[path = "notices.rs"]
 mod notices;
 pub use notices::*;
+#[path = "delivery.rs"]
+mod delivery;
+pub use delivery::*;
 
 /// Lifts the append-only triggers, as someone with the database's owner
 /// rights could: what the hash chain is for.

@@ -38,10 +38,14 @@ macro_rules! names {
 
 pub mod calendar;
 pub mod deadline;
+pub mod ladder;
+pub mod messages;
 pub mod state;
 
 pub use calendar::{Calendar, CalendarDay, DayKind};
 pub use deadline::{Breach, Clocks, Policy, Spans, Within};
+pub use ladder::{Ladder, Rung};
+pub use messages::{Event, Lang, Messages, Rendered, Template, TemplateName, Via};
 pub use shouwang_grade::Level;
 pub use state::{Action, Kind, Outcome, Side, State, needs_approval};
 

@@ -128,20 +128,25 @@ impl Store {
             return Err(StoreError::Invalid("a policy change needs a reason".into()));
         }
         let policy = Policy::parse(text).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let now = now_micros();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-        )
-        .bind(POLICY_KEY)
-        .bind(text)
-        .bind(now)
-        .bind(&p.username)
-        .execute(&mut *tx)
-        .await?;
+        put_setting(&mut tx, POLICY_KEY, text, &p.username).await?;
         audit(&mut tx, p, "policy.deadlines", POLICY_KEY, reason.trim(), &serde_json::to_value(&policy).unwrap_or_default()).await?;
         tx.commit().await?;
         Ok(policy)
     }
+}
+
+/// Writes setting `key` in the caller's transaction.
+pub(crate) async fn put_setting(tx: &mut sqlx::Transaction<'_, sqlx::Any>, key: &str, value: &str, by: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+    )
+    .bind(key)
+    .bind(value)
+    .bind(now_micros())
+    .bind(by)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

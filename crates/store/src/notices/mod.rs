@@ -12,6 +12,7 @@
 //!   concurrency) and is logged in the notice's timeline and the audit trail
 //!   in the same transaction.
 
+mod alarms;
 mod calendar;
 mod moves;
 
@@ -25,6 +26,8 @@ use crate::audit::{Entry, audit_many};
 use crate::filter::{Bind, Filter, rows_of};
 use crate::{Result, Store, StoreError, ts};
 
+pub use alarms::{Raised, Sweep};
+pub(crate) use calendar::put_setting;
 pub(crate) use moves::reopen_on_detection;
 pub use moves::{FromAlerts, Move, NewAnswer, NewNotice};
 

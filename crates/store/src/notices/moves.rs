@@ -7,7 +7,9 @@ use shouwang_workflow::{Action, Kind, Level, Outcome, Spans, State};
 use sqlx::{Any, Row, Transaction};
 
 use super::{Moved, NOTICE_COLUMNS, NoticeDetail, Step, Stored, allowed_for, log_steps, notice_of, perm_for, visible};
+use crate::Rules;
 use crate::access::{Perm, Principal};
+use crate::delivery::enqueue::{Occasion, enqueue, event_of};
 use crate::{Result, Store, StoreError};
 
 /// Longest title, in characters.
@@ -366,7 +368,7 @@ impl Store {
             (None, _) => {}
         }
         let vis = self.visibility(p).await?;
-        let calendar = self.calendar().await?;
+        let rules = self.rules().await?;
         let mut tx = self.pool.begin().await?;
         // Read by writing: the no-op update takes the row lock (PostgreSQL)
         // or the write lock (SQLite) and returns the row, so concurrent moves
@@ -389,8 +391,11 @@ impl Store {
                 n.version
             )));
         }
-        let after = apply_move(&mut tx, p, Stored { notice: n, clocks }, mv, reason, now, &calendar).await?;
+        let (after, messages) = apply_move(&mut tx, p, Stored { notice: n, clocks }, mv, reason, now, &rules).await?;
         tx.commit().await?;
+        if messages > 0 {
+            self.wake_sender();
+        }
         let allowed = allowed_for(p, after.notice.state, after.notice.level);
         Ok(Moved { notice: after.at(now), allowed })
     }
@@ -423,14 +428,14 @@ async fn apply_move(
     mv: &Move,
     reason: &str,
     now: jiff::Timestamp,
-    calendar: &shouwang_workflow::Calendar,
-) -> Result<Stored> {
+    rules: &Rules,
+) -> Result<(Stored, usize)> {
     let Stored { notice: n, clocks } = stored;
     let (id, version, at) = (n.id, n.version, now.as_microsecond());
     let from = n.state;
     let to = from.apply(mv.action, n.level).map_err(|e| StoreError::Conflict(e.to_string()))?;
     let spans = Spans { acknowledge: n.acknowledge_within, answer: n.answer_within };
-    let clocks = clocks.moved(from, to, now.as_second(), spans, calendar);
+    let clocks = clocks.moved(from, to, now.as_second(), spans, &rules.calendar);
     let us = |s: Option<i64>| s.map(|s| s * 1_000_000);
     let mut number = n.number.clone();
     if to == State::Issued && number.is_none() {
@@ -519,7 +524,12 @@ async fn apply_move(
         detail["outcome"] = a.outcome.as_str().into();
     }
     log_steps(tx, p, &[Step { id, action: mv.action.as_str(), from: from.as_str(), to: to.as_str(), reason, at, detail }]).await?;
-    Ok(after)
+    let mut messages = 0;
+    if let Some(event) = event_of(mv.action, to, n.issued_at.is_some()) {
+        let occ = Occasion { event, tag: format!("v{}", version + 1), actor: &p.username, reason, clock: "", due: None };
+        messages = enqueue(tx, &rules.outbound, &after.notice, &occ, at).await?;
+    }
+    Ok((after, messages))
 }
 
 /// Who reopens a notice when detection sees its problem again.
@@ -537,7 +547,7 @@ pub(crate) async fn reopen_on_detection(
     tx: &mut Transaction<'_, Any>,
     alerts: &[i64],
     now: jiff::Timestamp,
-    calendar: &shouwang_workflow::Calendar,
+    rules: &Rules,
 ) -> Result<usize> {
     // Most batches meet no notice at all: one cheap probe first.
     let any: Option<i64> = sqlx::query_scalar("SELECT notice_id FROM notice_alerts LIMIT 1").fetch_optional(&mut **tx).await?;
@@ -576,7 +586,7 @@ pub(crate) async fn reopen_on_detection(
         let seen = crate::ts(*last_seen);
         let reason = format!("detected again: {rule} on {asset} at {seen} (alert {alert})");
         let mv = Move { action: Action::Reopen, reason: reason.clone(), answer: None };
-        apply_move(tx, &p, notice_of(&row)?, &mv, &reason, now, calendar).await?;
+        apply_move(tx, &p, notice_of(&row)?, &mv, &reason, now, rules).await?;
         sqlx::query("INSERT INTO notice_alerts (notice_id, alert_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(id)
             .bind(*alert)

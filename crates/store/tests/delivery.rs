@@ -1,0 +1,224 @@
+//! Delivery in the store: who hears of what, the outbox's claims, backoff
+//! and limits, and the deadline ladder on an injected clock, on both
+//! backends.
+
+use std::time::Duration;
+
+use shouwang_registry::UnitCode;
+use shouwang_store::{Attempt, Move, NewChannel, NewNotice, NewUser, OutboxQuery, Principal, Retry, Role, Store};
+use shouwang_workflow::ladder::Step;
+use shouwang_workflow::{Action, Kind, Ladder, Level, Rung, Via};
+
+use super::{admin, base, read_csv};
+
+const CONTACTS: &str = "unit,role,name,email\nS1,security,王工,wang@s1.example\nC1-EDU,security,周科长,zhou@edu.example\n";
+
+fn at(s: &str) -> jiff::Timestamp {
+    format!("{s}+08:00").parse().unwrap()
+}
+
+fn mv(action: Action) -> Move {
+    Move { action, reason: String::new(), answer: None }
+}
+
+async fn user(store: &Store, name: &str, role: Role, unit: Option<&str>) -> Principal {
+    let unit = unit.map(|u| UnitCode::parse(u).unwrap());
+    let u = NewUser { username: name.into(), display_name: name.into(), role, unit: unit.clone(), password: None };
+    store.create_user(&admin(), u).await.unwrap();
+    Principal { username: name.into(), role, unit }
+}
+
+/// The base registry with contacts, the people, and a centre robot.
+async fn setup(store: &Store) -> (Principal, Principal, Principal, Principal) {
+    base(store).await;
+    let out = store.import(&admin(), &read_csv(&[("contacts.csv", CONTACTS)]), "contacts", false).await.unwrap();
+    assert!(out.applied, "{:?}", out.errors);
+    let analyst = user(store, "ana", Role::Analyst, None).await;
+    let leader = user(store, "boss", Role::Leader, None).await;
+    let operator = user(store, "s1op", Role::UnitOperator, Some("S1")).await;
+    let supervisor = user(store, "edu", Role::Supervisor, Some("C1-EDU")).await;
+    let robot = NewChannel {
+        name: "centre robot".into(),
+        kind: Via::Wecom,
+        target: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k".into(),
+        secret: None,
+        unit: None,
+        lang: None,
+        events: vec![],
+        enabled: true,
+    };
+    store.create_channel(&admin(), &robot).await.unwrap();
+    (analyst, leader, operator, supervisor)
+}
+
+fn notice(unit: &str, level: Level) -> NewNotice {
+    NewNotice {
+        kind: Kind::Incident,
+        unit: unit.into(),
+        title: "网页篡改".into(),
+        summary: String::new(),
+        actions: String::new(),
+        category: None,
+        level,
+        tlp: Some("TLP:GREEN".into()),
+        assets: vec![],
+        alerts: vec![],
+    }
+}
+
+async fn inbox_subjects(store: &Store, p: &Principal) -> Vec<String> {
+    store.inbox(p, false, 100).await.unwrap().into_iter().map(|i| i.subject).collect()
+}
+
+pub async fn deadlines_raise_reminders_and_the_escalation_ladder_once(store: &Store) {
+    let (analyst, leader, operator, supervisor) = setup(store).await;
+    let t0 = at("2026-11-16T10:00:00");
+    let mins = |m: i64| t0 + jiff::SignedDuration::from_mins(m);
+    // Level I: acknowledge in 30 min, answer in 4 h; a leader approves.
+    let id = store.create_notice(&analyst, &notice("S1", Level::I), t0).await.unwrap().notice.id;
+    store.move_notice(&analyst, id, 1, &mv(Action::Submit), t0).await.unwrap();
+    assert!(inbox_subjects(store, &leader).await.iter().any(|s| s.starts_with("【待审批】")), "the leader hears of it");
+    let n = store.move_notice(&leader, id, 2, &mv(Action::Approve), t0).await.unwrap().notice;
+    assert_eq!(n.acknowledge_due, Some(mins(30)));
+
+    let sweep = |m: i64| async move { store.sweep_deadlines(mins(m)).await.unwrap().raised };
+    assert!(sweep(10).await.is_empty(), "20 minutes left of 30: quiet");
+    let r = sweep(25).await;
+    assert_eq!(r.iter().map(|r| (r.clock, r.rung)).collect::<Vec<_>>(), [("acknowledge", Rung::Reminder)]);
+    assert_eq!(r[0].messages, 3, "the contact's e-mail, the centre robot, the operator's inbox");
+    assert!(sweep(25).await.is_empty(), "raised once");
+    assert!(sweep(28).await.is_empty());
+    let r = sweep(31).await;
+    assert_eq!(r.iter().map(|r| r.rung).collect::<Vec<_>>(), [Rung::Overdue]);
+    // Half the span (15 min) past the deadline: the supervising authority (督办).
+    let r = sweep(46).await;
+    assert_eq!(r.iter().map(|r| r.rung).collect::<Vec<_>>(), [Rung::Supervise]);
+    assert!(inbox_subjects(store, &supervisor).await.iter().any(|s| s.starts_with("【督办】")));
+    let mail = store.outbox(&admin(), &OutboxQuery::default()).await.unwrap();
+    let to_edu: Vec<_> = mail.iter().filter(|m| m.target == "zhou@edu.example").collect();
+    assert_eq!(to_edu.len(), 1);
+    assert!(to_edu[0].subject.starts_with("【督办】") && to_edu[0].body.contains("东城区第一中学"), "{:?}", to_edu[0]);
+    // A full span past it: the centre's leaders.
+    assert!(sweep(59).await.is_empty());
+    let r = sweep(61).await;
+    assert_eq!(r.iter().map(|r| r.rung).collect::<Vec<_>>(), [Rung::Escalated]);
+    assert!(inbox_subjects(store, &leader).await.iter().any(|s| s.starts_with("【升级】")));
+    assert!(sweep(120).await.is_empty(), "the acknowledge ladder has run out");
+
+    // Acknowledged: that clock stops; the answer clock's reminder comes an hour before its deadline.
+    store.move_notice(&operator, id, 3, &mv(Action::Acknowledge), mins(125)).await.unwrap();
+    assert!(sweep(170).await.is_empty());
+    let r = sweep(181).await;
+    assert_eq!(r.iter().map(|r| (r.clock, r.rung)).collect::<Vec<_>>(), [("answer", Rung::Reminder)]);
+    // A sweep that was away raises every step that came due, each once.
+    let r = sweep(600).await;
+    assert_eq!(r.iter().map(|r| r.rung).collect::<Vec<_>>(), [Rung::Overdue, Rung::Supervise, Rung::Escalated]);
+    assert!(sweep(600).await.is_empty());
+
+    let d = store.notice(&analyst, id, mins(600)).await.unwrap();
+    let steps: Vec<&str> = d.timeline.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        steps,
+        [
+            "create",
+            "submit",
+            "approve",
+            "reminder",
+            "overdue",
+            "supervise",
+            "escalated",
+            "acknowledge",
+            "reminder",
+            "overdue",
+            "supervise",
+            "escalated"
+        ]
+    );
+    assert!(d.timeline.iter().all(|e| e.action != "supervise" || e.actor == "system:deadlines"));
+    // Units do not see the centre's outbox.
+    assert!(store.outbox(&operator, &OutboxQuery::default()).await.is_err());
+
+    // The ladder is the admin's to change, and checked.
+    let only_overdue = Ladder { steps: vec![Step { rung: Rung::Overdue, at_percent: 0 }] };
+    assert!(store.set_ladder(&analyst, &only_overdue, "quieter").await.is_err());
+    let backwards = Ladder { steps: vec![Step { rung: Rung::Supervise, at_percent: 10 }, Step { rung: Rung::Overdue, at_percent: 0 }] };
+    assert!(store.set_ladder(&admin(), &backwards, "oops").await.is_err());
+    store.set_ladder(&admin(), &only_overdue, "quieter").await.unwrap();
+    assert_eq!(store.ladder().await.unwrap(), only_overdue);
+    let id2 = store.create_notice(&analyst, &notice("S1", Level::IV), t0).await.unwrap().notice.id;
+    store.move_notice(&analyst, id2, 1, &mv(Action::Issue), t0).await.unwrap();
+    let far = t0 + jiff::SignedDuration::from_hours(24 * 30);
+    let r = store.sweep_deadlines(far).await.unwrap().raised;
+    assert_eq!(r.iter().filter(|r| r.notice_id == id2).map(|r| r.rung).collect::<Vec<_>>(), [Rung::Overdue, Rung::Overdue]);
+}
+
+pub async fn the_outbox_claims_once_backs_off_and_gives_up(store: &Store) {
+    let (analyst, ..) = setup(store).await;
+    let retry =
+        Retry { max_attempts: 2, first: Duration::from_secs(30), longest: Duration::from_secs(60), lease: Duration::from_secs(120) };
+    let t0 = at("2026-11-16T10:00:00");
+    let secs = |s: i64| t0 + jiff::SignedDuration::from_secs(s);
+    let id = store.create_notice(&analyst, &notice("S1", Level::IV), t0).await.unwrap().notice.id;
+    store.move_notice(&analyst, id, 1, &mv(Action::Issue), t0).await.unwrap();
+    // Claimed once: a second sender finds nothing while the claim holds.
+    let batch = store.claim_outbox(10, secs(1), &retry).await.unwrap();
+    assert_eq!(batch.iter().map(|m| m.kind).collect::<Vec<_>>(), [Via::Email, Via::Wecom]);
+    assert!(batch.iter().all(|m| m.attempt == 1 && m.notice_id == Some(id)));
+    assert!(store.claim_outbox(10, secs(2), &retry).await.unwrap().is_empty());
+    let (mail, robot) = (batch[0].id, batch[1].id);
+    store.finish_outbox(&[(mail, Attempt::Sent), (robot, Attempt::Failed("HTTP 502".into()))], secs(3), &retry).await.unwrap();
+    // The failure waits out its backoff (30 s), then goes again.
+    assert!(store.claim_outbox(10, secs(20), &retry).await.unwrap().is_empty());
+    let again = store.claim_outbox(10, secs(34), &retry).await.unwrap();
+    assert_eq!((again.len(), again[0].id, again[0].attempt), (1, robot, 2));
+    // A sender that died mid-send: its claim lapses and another takes it.
+    assert!(store.claim_outbox(10, secs(100), &retry).await.unwrap().is_empty());
+    let lapsed = store.claim_outbox(10, secs(160), &retry).await.unwrap();
+    assert_eq!((lapsed.len(), lapsed[0].attempt), (1, 3));
+    store.finish_outbox(&[(robot, Attempt::Failed("HTTP 502".into()))], secs(161), &retry).await.unwrap();
+    let failed = store.outbox(&admin(), &OutboxQuery { state: Some("failed".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].last_error.starts_with("gave up after 3 attempts; last: HTTP 502"), "{}", failed[0].last_error);
+    // A stale outcome for a message no longer claimed changes nothing.
+    store.finish_outbox(&[(mail, Attempt::Failed("late".into()))], secs(170), &retry).await.unwrap();
+    let sent = store.outbox(&admin(), &OutboxQuery { state: Some("sent".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(sent.iter().map(|m| m.id).collect::<Vec<_>>(), [mail]);
+    // A refusal is final at once; a retry needs a reason and starts afresh.
+    store.retry_outbox(&analyst, robot, "robot key fixed").await.unwrap();
+    let b = store.claim_outbox(10, t0 + jiff::SignedDuration::from_hours(24 * 400), &retry).await.unwrap();
+    assert_eq!((b.len(), b[0].attempt), (1, 1));
+    store.finish_outbox(&[(robot, Attempt::Refused("errcode 93000: invalid webhook url".into()))], secs(200), &retry).await.unwrap();
+    let failed = store.outbox(&admin(), &OutboxQuery { state: Some("failed".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(failed[0].last_error, "errcode 93000: invalid webhook url");
+    assert!(store.retry_outbox(&analyst, robot, " ").await.is_err());
+    assert!(store.retry_outbox(&analyst, mail, "again").await.is_err(), "a sent message is not retried");
+    assert_eq!(store.outbox_counts().await.unwrap(), [("failed".to_string(), 1), ("sent".to_string(), 1)]);
+
+    // Channel secrets reach the sender and nothing else.
+    let hook = NewChannel {
+        name: "hook".into(),
+        kind: Via::Webhook,
+        target: "https://tickets.s1.example/hook".into(),
+        secret: Some("hunter2".into()),
+        unit: Some("S1".into()),
+        lang: None,
+        events: vec![shouwang_workflow::Event::Cancelled],
+        enabled: true,
+    };
+    let c = store.create_channel(&admin(), &hook).await.unwrap();
+    assert!(c.has_secret && !format!("{c:?}").contains("hunter2"));
+    let renamed = store.update_channel(&admin(), c.id, &NewChannel { name: "hook 2".into(), secret: None, ..hook }).await.unwrap();
+    assert!(renamed.has_secret, "a secret left out is kept");
+    let id2 = store.create_notice(&analyst, &notice("S1", Level::IV), t0).await.unwrap().notice.id;
+    store.move_notice(&analyst, id2, 1, &mv(Action::Issue), t0).await.unwrap();
+    let b = store.claim_outbox(10, t0 + jiff::SignedDuration::from_hours(24 * 800), &retry).await.unwrap();
+    assert!(b.iter().all(|m| m.kind != Via::Webhook), "the hook only hears of cancellations");
+    let cancel = Move { action: Action::Cancel, reason: "duplicate".into(), answer: None };
+    store.move_notice(&analyst, id2, 2, &cancel, t0).await.unwrap();
+    let b = store.claim_outbox(10, t0 + jiff::SignedDuration::from_hours(24 * 900), &retry).await.unwrap();
+    let hooked: Vec<_> = b.iter().filter(|m| m.kind == Via::Webhook).collect();
+    assert_eq!(hooked.len(), 1);
+    assert_eq!(hooked[0].secret, "hunter2");
+    assert!(hooked[0].subject.starts_with("【撤销】"));
+    assert!(!format!("{b:?}").contains("hunter2"), "Debug never shows a secret");
+}
