@@ -138,6 +138,9 @@ pub enum Command {
     /// The per-level deadline policy: show or replace.
     #[command(subcommand)]
     Deadlines(DeadlinesCmd),
+    /// Messages waiting, sent and failed (e-mail, webhooks, robots).
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
     /// Records that could not be parsed: list, count, replay.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLettersCmd),
@@ -211,6 +214,31 @@ pub enum DeadlinesCmd {
     /// Replaces the policy with a CSV file (level,acknowledge,answer).
     Set {
         file: std::path::PathBuf,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Raise the reminders and escalation steps due now (the server does
+    /// this every delivery.sweep_secs); prints what was raised, as JSON.
+    Sweep,
+    /// The escalation ladder in force, as JSON.
+    Ladder,
+}
+
+#[derive(Subcommand)]
+pub enum OutboxCmd {
+    /// Messages, newest first, as JSON lines.
+    List {
+        /// pending, sending, sent or failed.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        notice: Option<i64>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Put a failed message back in line with fresh attempts.
+    Retry {
+        id: i64,
         #[arg(long)]
         reason: String,
     },

@@ -254,6 +254,25 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let policy = open_store(&cfg).await?.set_deadline_policy(&me, &text, &reason).await?;
             println!("{}", serde_json::to_string_pretty(&policy)?);
         }
+        Command::Deadlines(DeadlinesCmd::Sweep) => {
+            let report = open_store(&cfg).await?.sweep_deadlines(jiff::Timestamp::now()).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Deadlines(DeadlinesCmd::Ladder) => {
+            println!("{}", serde_json::to_string_pretty(&open_store(&cfg).await?.ladder().await?)?);
+        }
+        Command::Outbox(OutboxCmd::List { state, notice, limit }) => {
+            let store = open_store(&cfg).await?;
+            let q = shouwang_store::OutboxQuery { state, notice, limit: Some(limit), offset: None };
+            let mut out = std::io::stdout().lock();
+            for m in store.outbox(&me, &q).await? {
+                print_json_line(&mut out, &m)?;
+            }
+        }
+        Command::Outbox(OutboxCmd::Retry { id, reason }) => {
+            open_store(&cfg).await?.retry_outbox(&me, id, &reason).await?;
+            eprintln!("message {id} is queued again");
+        }
         Command::Audit { cmd: Some(AuditCmd::Verify { expect_head }), .. } => {
             let store = open_store(&cfg).await?;
             let r = store.verify_audit(&me, expect_head.as_deref()).await?;

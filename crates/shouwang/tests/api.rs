@@ -185,11 +185,20 @@ async fn openapi_documents_exactly_the_routes_and_metrics_count_them() {
     let paths = spec["paths"].as_object().unwrap();
     for (path, ops) in paths {
         for method in ops.as_object().unwrap().keys() {
-            let url = format!("{}{}", app.addr, path.replace("{code}", "S1").replace("{id}", "1").replace("{date}", "2026-01-01"));
+            let url = format!(
+                "{}{}",
+                app.addr,
+                path.replace("{code}", "S1")
+                    .replace("{id}", "1")
+                    .replace("{date}", "2026-01-01")
+                    .replace("{name}", "issued")
+                    .replace("{lang}", "zh")
+            );
             let req = match method.as_str() {
                 "get" => app.client.get(&url),
                 "post" => app.client.post(&url),
                 "put" => app.client.put(&url),
+                "delete" => app.client.delete(&url),
                 m => panic!("unexpected method {m}"),
             };
             let r = req.bearer_auth(&app.admin_token).send().await.unwrap();

@@ -202,5 +202,15 @@ async fn notices_calendar_and_deadlines_from_the_console() {
     std::fs::write(&policy, "level,acknowledge,answer\nI,15m,2h\nII,1h,1d\nIII,4h,3wd\nIV,1wd,5wd\n").unwrap();
     env.ok(&["deadlines", "set", policy.to_str().unwrap(), "--reason", "省通报中心新规"]);
     assert!(env.ok(&["deadlines", "show"]).contains("15m"));
+    assert!(env.ok(&["deadlines", "ladder"]).contains("\"supervise\""));
+    let swept: serde_json::Value = serde_json::from_str(&env.ok(&["deadlines", "sweep"])).unwrap();
+    assert_eq!(swept["raised"], serde_json::json!([]), "issued moments ago: nothing due");
+    // No contacts and no channels in this region: nothing to send.
+    assert_eq!(env.ok(&["outbox", "list"]), "");
+    let out = env.run(&["outbox", "list", "--state", "lost"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown state `lost`"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.run(&["outbox", "retry", "99", "--reason", "x"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("message 99"), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(env.ok(&["audit", "verify"]).starts_with("intact: "));
 }

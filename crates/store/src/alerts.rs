@@ -288,7 +288,7 @@ impl Store {
         }
         let now = now_micros();
         let rules = self.rules().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut recorded = Vec::with_capacity(hits.len());
         for chunk in hits.chunks(UPSERT_ROWS) {
             let ids = upsert(&mut tx, chunk, now).await?;
@@ -399,7 +399,7 @@ impl Store {
         }
         let old = self.alert(p, id).await?;
         let now = now_micros();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "UPDATE alerts SET level = $1, override_reason = $2, overridden_by = $3, overridden_at = $4, updated_at = $4 WHERE id = $5",
         )

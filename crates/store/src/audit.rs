@@ -159,7 +159,7 @@ const PAGE: i64 = 10_000;
 impl Store {
     /// Records an action taken outside the store (a dead-letter replay) in the audit trail.
     pub async fn record(&self, p: &Principal, action: &str, target: &str, reason: &str, detail: &serde_json::Value) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         audit(&mut tx, p, action, target, reason, detail).await?;
         tx.commit().await?;
         Ok(())

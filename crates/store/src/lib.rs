@@ -126,6 +126,18 @@ impl Store {
         self.sender_wake.notify_one();
     }
 
+    /// A write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes
+    /// fails with SQLITE_BUSY_SNAPSHOT ("database is locked") when another
+    /// connection committed in between, and no busy_timeout helps; with the
+    /// outbox dispatcher writing alongside the API, that happened at once.
+    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// What a notice move needs besides the row: the calendar its clocks
     /// count on and the templates its messages are written from.
     pub(crate) async fn rules(&self) -> Result<Rules> {
@@ -195,7 +207,7 @@ impl Store {
             .execute(&self.pool)
             .await?;
         for &(version, sqlite, postgres) in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write().await?;
             let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(version)
                 .fetch_optional(&mut *tx)

@@ -235,7 +235,7 @@ impl Store {
         if reason.is_empty() {
             return Err(StoreError::Invalid("an import needs a reason (who asked for it, and why)".into()));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         // Write first: this takes the row lock (PostgreSQL) or the write
         // lock (SQLite) before reading, so concurrent imports run one after
         // the other and each plans against what the previous one committed.
@@ -287,7 +287,7 @@ impl Store {
     pub async fn export(&self, p: &Principal) -> Result<Bundle> {
         p.require(Perm::ReadRegistry)?;
         let vis = self.visibility(p).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let cur = load_current(&mut tx).await?;
         drop(tx);
         let origin = Origin { file: "store".into(), loc: reg::Loc::Line(0) };
@@ -394,7 +394,7 @@ impl Store {
     pub async fn overlaps(&self, p: &Principal) -> Result<Vec<OverlapReport>> {
         p.require(Perm::ReadRegistry)?;
         let vis = self.visibility(p).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let cur = load_current(&mut tx).await?;
         drop(tx);
         let assets: Vec<reg::Asset> = cur.assets.into_values().flatten().collect();

@@ -83,7 +83,7 @@ impl Store {
             ),
             None => None,
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         if let Some(unit) = &u.unit {
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM units WHERE code = $1").bind(unit.as_str()).fetch_one(&mut *tx).await?;
             if n == 0 {
@@ -155,7 +155,7 @@ impl Store {
         let mut raw = [0u8; 32];
         OsRng.fill_bytes(&mut raw);
         let token = format!("{TOKEN_PREFIX}{}", raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
             .bind(id)
             .bind(name)
@@ -194,7 +194,7 @@ impl Store {
 
     /// Revokes a token at once: the next request with it gets 401.
     pub async fn revoke_token(&self, p: &Principal, id: i64, reason: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let owner: Option<String> = sqlx::query_scalar(
             "SELECT u.username FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1 AND t.revoked_at IS NULL",
         )
@@ -214,7 +214,7 @@ impl Store {
     /// Disables a user: password and every token stop working at once.
     pub async fn disable_user(&self, p: &Principal, username: &str, reason: &str) -> Result<()> {
         p.require(Perm::ManageUsers)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let n = sqlx::query("UPDATE users SET disabled = 1 WHERE username = $1 AND disabled = 0").bind(username).execute(&mut *tx).await?;
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("enabled user `{username}`")));

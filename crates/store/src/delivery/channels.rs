@@ -132,61 +132,53 @@ impl Store {
 
     /// Creates a channel.
     pub async fn create_channel(&self, p: &Principal, c: &NewChannel) -> Result<Channel> {
-        p.require(Perm::ManageWorkflow)?;
-        check(c)?;
-        let now = now_micros();
-        let mut tx = self.pool.begin().await?;
-        self.check_unit(&mut tx, c.unit.as_deref()).await?;
-        let row = sqlx::query(&format!(
-            "INSERT INTO channels (name, kind, target, secret, unit, lang, events, enabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {CHANNEL_COLUMNS}"
-        ))
-        .bind(c.name.trim())
-        .bind(c.kind.as_str())
-        .bind(&c.target)
-        .bind(c.secret.clone().unwrap_or_default())
-        .bind(c.unit.clone())
-        .bind(c.lang.unwrap_or(Lang::Zh).as_str())
-        .bind(events_text(&c.events))
-        .bind(i64::from(c.enabled))
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| unique_name(e, &c.name))?;
-        let ch = channel_of(&row)?;
-        audit(&mut tx, p, "channel.create", &ch.id.to_string(), "", &serde_json::to_value(&ch).unwrap_or_default()).await?;
-        tx.commit().await?;
-        Ok(ch)
+        self.save_channel(p, None, c).await
     }
 
     /// Replaces channel `id`'s settings. A secret left out is kept.
     pub async fn update_channel(&self, p: &Principal, id: i64, c: &NewChannel) -> Result<Channel> {
+        self.save_channel(p, Some(id), c).await
+    }
+
+    async fn save_channel(&self, p: &Principal, id: Option<i64>, c: &NewChannel) -> Result<Channel> {
         p.require(Perm::ManageWorkflow)?;
-        let mut tx = self.pool.begin().await?;
-        let old: Option<String> = sqlx::query_scalar("SELECT secret FROM channels WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
-        let Some(old_secret) = old else { return Err(StoreError::NotFound(format!("channel {id}"))) };
-        let c = NewChannel { secret: c.secret.clone().or(Some(old_secret)), ..c.clone() };
+        let mut tx = self.write().await?;
+        let mut c = c.clone();
+        if let Some(id) = id {
+            let old: Option<String> =
+                sqlx::query_scalar("SELECT secret FROM channels WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+            let Some(old_secret) = old else { return Err(StoreError::NotFound(format!("channel {id}"))) };
+            c.secret = c.secret.or(Some(old_secret));
+        }
         check(&c)?;
         self.check_unit(&mut tx, c.unit.as_deref()).await?;
-        let row = sqlx::query(&format!(
-            "UPDATE channels SET name = $1, kind = $2, target = $3, secret = $4, unit = $5, lang = $6, events = $7, enabled = $8, \
-             updated_at = $9 WHERE id = $10 RETURNING {CHANNEL_COLUMNS}"
-        ))
-        .bind(c.name.trim())
-        .bind(c.kind.as_str())
-        .bind(&c.target)
-        .bind(c.secret.clone().unwrap_or_default())
-        .bind(c.unit.clone())
-        .bind(c.lang.unwrap_or(Lang::Zh).as_str())
-        .bind(events_text(&c.events))
-        .bind(i64::from(c.enabled))
-        .bind(now_micros())
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| unique_name(e, &c.name))?;
+        let sql = match id {
+            None => format!(
+                "INSERT INTO channels (name, kind, target, secret, unit, lang, events, enabled, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {CHANNEL_COLUMNS}"
+            ),
+            Some(_) => format!(
+                "UPDATE channels SET name = $1, kind = $2, target = $3, secret = $4, unit = $5, lang = $6, events = $7, \
+                 enabled = $8, updated_at = $9 WHERE id = $10 RETURNING {CHANNEL_COLUMNS}"
+            ),
+        };
+        let mut q = sqlx::query(&sql)
+            .bind(c.name.trim())
+            .bind(c.kind.as_str())
+            .bind(&c.target)
+            .bind(c.secret.clone().unwrap_or_default())
+            .bind(c.unit.clone())
+            .bind(c.lang.unwrap_or(Lang::Zh).as_str())
+            .bind(events_text(&c.events))
+            .bind(i64::from(c.enabled))
+            .bind(now_micros());
+        if let Some(id) = id {
+            q = q.bind(id);
+        }
+        let row = q.fetch_one(&mut *tx).await.map_err(|e| unique_name(e, &c.name))?;
         let ch = channel_of(&row)?;
-        audit(&mut tx, p, "channel.update", &id.to_string(), "", &serde_json::to_value(&ch).unwrap_or_default()).await?;
+        let action = if id.is_some() { "channel.update" } else { "channel.create" };
+        audit(&mut tx, p, action, &ch.id.to_string(), "", &serde_json::to_value(&ch).unwrap_or_default()).await?;
         tx.commit().await?;
         Ok(ch)
     }

@@ -117,7 +117,7 @@ impl Store {
             return Err(StoreError::Invalid("a template change needs a reason".into()));
         }
         let sample = Messages::check(name, lang, t).map_err(invalid)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO templates (name, lang, subject, body, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (name, lang) DO UPDATE SET subject = excluded.subject, body = excluded.body, \
@@ -144,7 +144,7 @@ impl Store {
         if reason.trim().is_empty() {
             return Err(StoreError::Invalid("a template change needs a reason".into()));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let gone = sqlx::query("DELETE FROM templates WHERE name = $1 AND lang = $2").bind(name).bind(lang).execute(&mut *tx).await?;
         if gone.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("no edited template {name}.{lang}")));
@@ -163,7 +163,7 @@ impl Store {
         if !http || url.chars().any(char::is_control) {
             return Err(StoreError::Invalid(format!("`{url}` is not an http(s) address")));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         crate::notices::put_setting(&mut tx, PUBLIC_URL_KEY, url, &p.username).await?;
         audit(&mut tx, p, "settings.public_url", PUBLIC_URL_KEY, reason.trim(), &serde_json::json!({ "url": url })).await?;
         tx.commit().await?;

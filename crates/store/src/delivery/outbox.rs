@@ -177,7 +177,7 @@ impl Store {
     /// or out of attempts), which the outbox list shows with the reason.
     pub async fn finish_outbox(&self, results: &[(i64, Attempt)], now: jiff::Timestamp, retry: &Retry) -> Result<()> {
         let at = now.as_microsecond();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let sent: Vec<i64> = results.iter().filter(|(_, a)| *a == Attempt::Sent).map(|(id, _)| *id).collect();
         for chunk in sent.chunks(500) {
             let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
@@ -282,7 +282,7 @@ impl Store {
         if reason.trim().is_empty() {
             return Err(StoreError::Invalid("a retry needs a reason".into()));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM outbox WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
         match state.as_deref() {
             None => return Err(StoreError::NotFound(format!("message {id}"))),

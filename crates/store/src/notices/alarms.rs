@@ -64,7 +64,7 @@ impl Store {
         }
         ladder.check().map_err(|e| StoreError::Invalid(e.to_string()))?;
         let text = serde_json::to_string(ladder).expect("a ladder serialises");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         super::put_setting(&mut tx, LADDER_KEY, &text, &p.username).await?;
         audit(&mut tx, p, "policy.escalation", LADDER_KEY, reason.trim(), &serde_json::to_value(ladder).unwrap_or_default()).await?;
         tx.commit().await?;
@@ -114,7 +114,7 @@ impl Store {
         let p = deadlines();
         let at = now.as_microsecond();
         for batch in todo.chunks(PER_TX) {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write().await?;
             for &(s, clock, due, rung) in batch {
                 let n = &s.notice;
                 let inserted = sqlx::query(

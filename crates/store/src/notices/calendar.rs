@@ -23,7 +23,7 @@ impl Store {
     /// Seeds the calendar with the shipped days, once: an admin's later
     /// removals stay removed.
     pub(crate) async fn seed_calendar(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let seeded: Option<i64> =
             sqlx::query_scalar("SELECT value FROM meta WHERE key = 'calendar_seeded'").fetch_optional(&mut *tx).await?;
         if seeded.is_none() {
@@ -86,7 +86,7 @@ impl Store {
         if name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(StoreError::Invalid("a day's name is one line of at most 100 characters".into()));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         match kind {
             Some(k) => {
                 sqlx::query(
@@ -128,7 +128,7 @@ impl Store {
             return Err(StoreError::Invalid("a policy change needs a reason".into()));
         }
         let policy = Policy::parse(text).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         put_setting(&mut tx, POLICY_KEY, text, &p.username).await?;
         audit(&mut tx, p, "policy.deadlines", POLICY_KEY, reason.trim(), &serde_json::to_value(&policy).unwrap_or_default()).await?;
         tx.commit().await?;

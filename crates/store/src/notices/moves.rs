@@ -265,7 +265,7 @@ impl Store {
             d.tlp = check_tlp(n.tlp.as_deref()).map_err(|e| d.which(i, e))?;
             drafts.push(d);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let ids = insert_notices(&mut tx, p, &drafts, now.as_microsecond()).await?;
         tx.commit().await?;
         Ok(ids)
@@ -343,7 +343,7 @@ impl Store {
         }
         let drafts: Vec<Draft<'_>> =
             notices.iter().map(|n| Draft { notice: n, tlp: tlp.clone(), spans: policy.spans(n.level), of_many: false }).collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let ids = insert_notices(&mut tx, p, &drafts, now.as_microsecond()).await?;
         tx.commit().await?;
         let mut out = Vec::with_capacity(ids.len());
@@ -369,7 +369,7 @@ impl Store {
         }
         let vis = self.visibility(p).await?;
         let rules = self.rules().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         // Read by writing: the no-op update takes the row lock (PostgreSQL)
         // or the write lock (SQLite) and returns the row, so concurrent moves
         // run one after the other and the second sees the first's version.
