@@ -253,3 +253,21 @@ pub async fn set_public_url(State(s): State<AppState>, Auth(p): Auth, body: Body
     s.store.set_public_url(&p, &b.url, &b.reason).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+pub async fn auto_issue(State(s): State<AppState>, Auth(p): Auth) -> Result<Response, ApiError> {
+    p.require(shouwang_store::Perm::ReadNotices)?;
+    Ok(axum::Json(s.store.auto_issue_policy().await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AutoIssueBody {
+    rules: Vec<shouwang_workflow::AutoRule>,
+    reason: String,
+}
+
+pub async fn set_auto_issue(State(s): State<AppState>, Auth(p): Auth, body: Body) -> Result<Response, ApiError> {
+    let b: AutoIssueBody = parse_json(&read_body(body, SMALL_BODY).await?)?;
+    let policy = shouwang_workflow::AutoIssue { rules: b.rules };
+    Ok(axum::Json(s.store.set_auto_issue_policy(&p, &policy, &b.reason).await?).into_response())
+}

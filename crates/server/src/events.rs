@@ -135,7 +135,7 @@ pub async fn ingest(
         Some(f) => Format::from_spec(f).map_err(ApiError::BadRequest)?,
         None => (lines.first().and_then(|r| Format::detect(None, &bytes[r.clone()])).unwrap_or(Format::Json), String::new()),
     };
-    if !variant.is_empty() && ing.pipeline.field_maps.get(&variant).is_none() {
+    if format == Format::Json && !variant.is_empty() && ing.pipeline.field_maps.get(&variant).is_none() {
         let known: Vec<&str> = ing.pipeline.field_maps.names().collect();
         return Err(ApiError::BadRequest(format!(
             "no field map `{variant}` is configured (configured: {})",

@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/calendar/{date}", put(notices::set_day))
         .route("/api/v1/deadline-policy", get(notices::policy).put(notices::set_policy))
         .route("/api/v1/escalation", get(delivery::ladder).put(delivery::set_ladder))
+        .route("/api/v1/auto-issue", get(delivery::auto_issue).put(delivery::set_auto_issue))
         .route("/api/v1/deadlines/sweep", post(delivery::sweep))
         .route("/api/v1/outbox", get(delivery::outbox))
         .route("/api/v1/outbox/{id}/retry", post(delivery::retry))

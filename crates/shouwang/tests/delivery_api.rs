@@ -332,3 +332,43 @@ async fn bad_channel_and_template_edits_say_what_is_wrong() {
     let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert!(actions.contains(&"template.set") && actions.contains(&"template.reset") && actions.contains(&"channel.create"), "{actions:?}");
 }
+
+#[tokio::test]
+async fn a_shadowserver_report_becomes_an_issued_notice_whose_webhook_arrives() {
+    let http = Receiver::start("http", &["s3cret"]);
+    let app = spawn_app().await;
+    app.seed_registry().await;
+    let hook = format!("http://127.0.0.1:{}/webhook", http.port);
+    channel(&app, json!({ "name": "S1 hook", "kind": "webhook", "target": hook, "secret": "s3cret", "unit": "S1" })).await;
+    let policy = json!({ "rules": [{ "name": "Shadowserver 报告", "rule_prefix": "shadowserver:", "kind": "rectification", "level": "IV" }],
+                         "reason": "省中心决定" });
+    let put = |body: Value, token: &str| app.client.put(format!("{}/api/v1/auto-issue", app.addr)).bearer_auth(token).json(&body).send();
+    let analyst = user(&app, "analyst", Role::Analyst, None).await;
+    assert_eq!(put(policy.clone(), &analyst).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let r =
+        put(json!({ "rules": [{ "name": "all", "rule_prefix": "", "kind": "incident" }], "reason": "x" }), &app.admin_token).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(put(policy, &app.admin_token).await.unwrap().status(), StatusCode::OK);
+    app.start_delivery(None, quick_retries(2));
+
+    // A Shadowserver vulnerable-system report with a row for S1's address,
+    // taken in by the CLI (reports come as files) into the server's store;
+    // the server's dispatcher sends what the CLI's auto-issue wrote.
+    let report = app.dir.path().join("2026-11-22-scan_rdp-cn-geo.csv");
+    std::fs::write(&report, "timestamp,ip,port,protocol\n2026-11-22 01:00:00,192.0.2.10,3389,tcp\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shouwang"))
+        .args(["ingest", report.to_str().unwrap(), "--format", "shadowserver:scan_rdp"])
+        .env("SHOUWANG_DATA_DIR", app.dir.path().join("data"))
+        .env_remove("SHOUWANG_DATABASE_URL")
+        .current_dir(app.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = http.wait_for("the auto-issued notice's webhook", |g| !g.is_empty()).await;
+    assert_eq!(got[0]["signature_ok"], true);
+    assert_eq!(got[0]["body"]["event"], "issued");
+    let id = got[0]["body"]["notice_id"].as_i64().unwrap();
+    let (_, n) = get_json(&app, &format!("/api/v1/notices/{id}"), &analyst).await;
+    assert_eq!((n["state"].as_str(), n["level"].as_str(), n["unit"].as_str()), (Some("issued"), Some("IV"), Some("S1")));
+    assert_eq!(n["created_by"], "system:auto-issue");
+}

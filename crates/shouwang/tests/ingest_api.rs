@@ -119,6 +119,10 @@ async fn bad_bodies_are_refused_with_reasons() {
     assert!(r.text().await.unwrap().contains("record 2 is 1048577 bytes"));
     let r = app.post("/api/v1/ingest?format=shadowserver", &sensor).body("timestamp,ip\n").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // A named report says why too (it used to be taken for a JSON field map's name).
+    let r = app.post("/api/v1/ingest?format=shadowserver:scan_rdp", &sensor).body("timestamp,ip\n").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("ingested as files"));
     let r = app.post("/api/v1/ingest?format=xml", &sensor).body("<a/>").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = app.post("/api/v1/ingest?format=json:nope", &sensor).body("{}").send().await.unwrap();

@@ -288,6 +288,7 @@ impl Store {
         }
         let now = now_micros();
         let rules = self.rules().await?;
+        let (auto, deadlines) = (self.auto_issue_policy().await?, self.deadline_policy().await?);
         let mut tx = self.write().await?;
         let mut recorded = Vec::with_capacity(hits.len());
         for chunk in hits.chunks(UPSERT_ROWS) {
@@ -298,6 +299,10 @@ impl Store {
         let reopened = crate::notices::reopen_on_detection(&mut tx, &recorded, ts(now), &rules).await?;
         if reopened > 0 {
             tracing::info!(reopened, "closed notices reopened: their problem was detected again");
+        }
+        let issued = crate::notices::auto_issue(&mut tx, &recorded, &auto, &deadlines, ts(now), &rules).await?;
+        if issued > 0 {
+            tracing::info!(issued, "notices issued by the auto-issue policy");
         }
         for &(stream, pos) in marks {
             sqlx::query(
@@ -310,7 +315,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        if reopened > 0 {
+        if reopened + issued > 0 {
             self.wake_sender();
         }
         Ok(())

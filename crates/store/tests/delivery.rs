@@ -222,3 +222,64 @@ pub async fn the_outbox_claims_once_backs_off_and_gives_up(store: &Store) {
     assert!(hooked[0].subject.starts_with("【撤销】"));
     assert!(!format!("{b:?}").contains("hunter2"), "Debug never shows a secret");
 }
+
+pub async fn alerts_of_a_chosen_class_are_issued_without_a_human(store: &Store) {
+    use shouwang_workflow::{AutoIssue, AutoRule, State};
+    let (analyst, leader, operator, _) = setup(store).await;
+    let rule = |name: &str, prefix: &str, level: Option<Level>| AutoRule {
+        name: name.into(),
+        rule_prefix: prefix.into(),
+        levels: vec![],
+        kind: Kind::Rectification,
+        level,
+        tlp: None,
+    };
+    // A Shadowserver row for S1 on day `d` of November (its own aggregation window).
+    let ss = |level: &str, d: u8| {
+        let mut h = super::hits("shadowserver:scan_rdp", Some("S1"), level, &format!("2026-11-{d}T01:00:00Z"), 1);
+        h.window_start = format!("2026-11-{d}T00:00:00Z").parse().unwrap();
+        h
+    };
+    // Nothing is automatic until the admin says so.
+    store.record_alerts(&[ss("IV", 16)], &[]).await.unwrap();
+    assert!(store.notices(&analyst, &Default::default(), at("2026-11-16T10:00:00")).await.unwrap().is_empty());
+
+    let bad = AutoIssue { rules: vec![rule("everything", "", None)] };
+    assert!(store.set_auto_issue_policy(&admin(), &bad, "oops").await.is_err(), "a catch-all is refused");
+    let bad_tlp = AutoIssue { rules: vec![AutoRule { tlp: Some("TLP:PINK".into()), ..rule("x", "shadowserver:", None) }] };
+    assert!(store.set_auto_issue_policy(&admin(), &bad_tlp, "oops").await.is_err());
+    let policy =
+        AutoIssue { rules: vec![rule("Shadowserver 报告", "shadowserver:", Some(Level::IV)), rule("后门", "webshell:", None)] };
+    assert!(store.set_auto_issue_policy(&analyst, &policy, "x").await.is_err(), "the admin's");
+    store.set_auto_issue_policy(&admin(), &policy, "省中心决定").await.unwrap();
+
+    // A new Shadowserver report row: an issued level IV notice, numbered, messages out.
+    store.record_alerts(&[ss("III", 17)], &[]).await.unwrap();
+    let list = store.notices(&analyst, &Default::default(), at("2026-11-17T10:00:00")).await.unwrap();
+    assert_eq!(list.len(), 1);
+    let n = &list[0];
+    assert_eq!((n.state, n.level, n.kind, n.unit.as_str()), (State::Issued, Level::IV, Kind::Rectification, "S1"));
+    assert!(n.number.is_some() && n.created_by == "system:auto-issue", "{n:?}");
+    assert!(store.inbox(&operator, false, 10).await.unwrap().iter().any(|i| i.notice_id == Some(n.id)));
+    let d = store.notice(&analyst, n.id, at("2026-11-17T10:00:00")).await.unwrap();
+    assert_eq!(d.timeline.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["create", "issue"]);
+    assert_eq!(d.alerts.len(), 1, "the first row (before the policy) is not revisited");
+
+    // The same problem again while the notice is open: evidence on it, not a second notice.
+    store.record_alerts(&[ss("IV", 18)], &[]).await.unwrap();
+    store.record_alerts(&[ss("IV", 19)], &[]).await.unwrap();
+    let list = store.notices(&analyst, &Default::default(), at("2026-11-19T10:00:00")).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(store.notice(&analyst, n.id, at("2026-11-19T10:00:00")).await.unwrap().alerts.len(), 3);
+
+    // A level I class goes to a leader for approval, never straight out.
+    store.record_alerts(&[super::hits("webshell:jsp", Some("H1"), "I", "2026-11-19T02:00:00Z", 1)], &[]).await.unwrap();
+    let list = store.notices(&analyst, &Default::default(), at("2026-11-19T10:00:00")).await.unwrap();
+    let h1 = list.iter().find(|n| n.unit == "H1").unwrap();
+    assert_eq!((h1.state, h1.level, h1.number.as_deref()), (State::AwaitingApproval, Level::I, None));
+    assert!(inbox_subjects(store, &leader).await.iter().any(|s| s.starts_with("【待审批】")));
+    // Other alerts, and alerts of no unit, are left to people.
+    store.record_alerts(&[super::hits("sigma:x", Some("S1"), "IV", "2026-11-19T03:00:00Z", 1)], &[]).await.unwrap();
+    store.record_alerts(&[super::hits("shadowserver:scan_ssh", None, "IV", "2026-11-19T03:00:00Z", 1)], &[]).await.unwrap();
+    assert_eq!(store.notices(&analyst, &Default::default(), at("2026-11-19T10:00:00")).await.unwrap().len(), 2);
+}

@@ -36,12 +36,14 @@ macro_rules! names {
     };
 }
 
+pub mod auto;
 pub mod calendar;
 pub mod deadline;
 pub mod ladder;
 pub mod messages;
 pub mod state;
 
+pub use auto::{AutoIssue, AutoRule};
 pub use calendar::{Calendar, CalendarDay, DayKind};
 pub use deadline::{Breach, Clocks, Policy, Spans, Within};
 pub use ladder::{Ladder, Rung};

@@ -29,7 +29,7 @@ pub struct Channel {
 }
 
 /// A channel to create, or its new settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewChannel {
     pub name: String,
@@ -47,6 +47,18 @@ pub struct NewChannel {
     pub events: Vec<Event>,
     #[serde(default = "yes")]
     pub enabled: bool,
+}
+
+impl std::fmt::Debug for NewChannel {
+    // Never the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewChannel")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("unit", &self.unit)
+            .field("has_secret", &self.secret.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 fn yes() -> bool {

@@ -107,8 +107,11 @@ pub(crate) async fn enqueue(tx: &mut Transaction<'_, Any>, out: &Outbound, n: &N
             lang: Lang::Zh,
         }));
         users.extend(
-            sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE unit = $1 AND disabled = 0 ORDER BY id")
+            // People, not the unit's sensors.
+            sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE unit = $1 AND role IN ($2, $3) AND disabled = 0 ORDER BY id")
                 .bind(code)
+                .bind(Role::UnitOperator.as_str())
+                .bind(Role::Supervisor.as_str())
                 .fetch_all(&mut **tx)
                 .await?,
         );

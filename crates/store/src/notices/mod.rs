@@ -13,6 +13,7 @@
 //!   in the same transaction.
 
 mod alarms;
+mod auto;
 mod calendar;
 mod moves;
 
@@ -27,6 +28,7 @@ use crate::filter::{Bind, Filter, rows_of};
 use crate::{Result, Store, StoreError, ts};
 
 pub use alarms::{Raised, Sweep};
+pub(crate) use auto::auto_issue;
 pub(crate) use calendar::put_setting;
 pub(crate) use moves::reopen_on_detection;
 pub use moves::{FromAlerts, Move, NewAnswer, NewNotice};

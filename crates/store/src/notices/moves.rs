@@ -111,7 +111,7 @@ fn check_text(what: &str, s: &str, max: usize, one_line: bool) -> Result<()> {
     Ok(())
 }
 
-fn check_tlp(tlp: Option<&str>) -> Result<String> {
+pub(super) fn check_tlp(tlp: Option<&str>) -> Result<String> {
     match tlp {
         None => Ok("TLP:AMBER".into()),
         Some(t) => shouwang_intel::Tlp::parse(t)
@@ -120,7 +120,7 @@ fn check_tlp(tlp: Option<&str>) -> Result<String> {
     }
 }
 
-fn check_new(n: &NewNotice) -> Result<()> {
+pub(super) fn check_new(n: &NewNotice) -> Result<()> {
     if n.title.trim().is_empty() {
         return Err(invalid("a notice needs a title"));
     }
@@ -153,7 +153,7 @@ fn default_actions(kind: Kind) -> &'static str {
 /// Inserts drafts with their alert links, timeline and audit entries, all
 /// in the caller's transaction: the new ids, in order. Units are checked in
 /// one query; each notice is one INSERT, the logs a few multi-row ones.
-async fn insert_notices(tx: &mut Transaction<'_, Any>, p: &Principal, items: &[Draft<'_>], at: i64) -> Result<Vec<i64>> {
+pub(super) async fn insert_notices(tx: &mut Transaction<'_, Any>, p: &Principal, items: &[Draft<'_>], at: i64) -> Result<Vec<i64>> {
     let mut units: Vec<&str> = items.iter().map(|d| d.notice.unit.as_str()).collect();
     units.sort_unstable();
     units.dedup();
@@ -228,12 +228,12 @@ async fn insert_notices(tx: &mut Transaction<'_, Any>, p: &Principal, items: &[D
 }
 
 /// A checked notice ready to insert.
-struct Draft<'a> {
-    notice: &'a NewNotice,
-    tlp: String,
-    spans: Spans,
+pub(super) struct Draft<'a> {
+    pub notice: &'a NewNotice,
+    pub tlp: String,
+    pub spans: Spans,
     /// Errors name the notice by position when there are several.
-    of_many: bool,
+    pub of_many: bool,
 }
 
 impl Draft<'_> {
@@ -421,7 +421,7 @@ fn check_answer(a: &NewAnswer, now: jiff::Timestamp) -> Result<()> {
 
 /// Moves a notice read (and locked) in `tx`: the new state and clocks, its
 /// number on first issue, the answer, the timeline and the audit entry.
-async fn apply_move(
+pub(super) async fn apply_move(
     tx: &mut Transaction<'_, Any>,
     p: &Principal,
     stored: Stored,
