@@ -31,6 +31,9 @@ pub enum ApiError {
     /// 413: the body is over the limit.
     #[error("{0}")]
     TooLarge(String),
+    /// 415: an upload of a kind not taken.
+    #[error("{0}")]
+    UnsupportedType(String),
     /// 422: well-formed but invalid; `details` lists each rejected record.
     #[error("{message}")]
     Invalid { message: String, details: Vec<String> },
@@ -53,6 +56,8 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Invalid(m) => ApiError::Invalid { message: m, details: vec![] },
             StoreError::Stale(m) => ApiError::Stale(m),
+            StoreError::TooLarge(m) => ApiError::TooLarge(m),
+            StoreError::Unsupported(m) => ApiError::UnsupportedType(m),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -69,6 +74,7 @@ impl ApiError {
             ApiError::Stale(_) => (StatusCode::PRECONDITION_FAILED, "stale"),
             ApiError::PreconditionRequired(_) => (StatusCode::PRECONDITION_REQUIRED, "precondition_required"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::UnsupportedType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type"),
             ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Busy { .. } => (StatusCode::TOO_MANY_REQUESTS, "busy"),
             ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

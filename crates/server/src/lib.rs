@@ -79,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/notices/from-alerts", post(notices::from_alerts))
         .route("/api/v1/notices/{id}", get(notices::get))
         .route("/api/v1/notices/{id}/moves", post(notices::take))
+        .route("/api/v1/notices/{id}/attachments", get(notices::attachments).post(notices::attach))
+        .route("/api/v1/notices/{id}/attachments/{file}", get(notices::download))
         .route("/api/v1/calendar", get(notices::calendar))
         .route("/api/v1/calendar/{date}", put(notices::set_day))
         .route("/api/v1/deadline-policy", get(notices::policy).put(notices::set_policy))

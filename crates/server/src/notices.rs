@@ -130,3 +130,50 @@ pub async fn set_policy(State(s): State<AppState>, Auth(p): Auth, body: Body) ->
     let b: PolicyBody = parse_json(&read_body(body, SMALL_BODY).await?)?;
     Ok(axum::Json(s.store.set_deadline_policy(&p, &b.policy, &b.reason).await?).into_response())
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    /// The file's name as the uploader had it; shown stripped of any path.
+    name: String,
+}
+
+/// `POST /api/v1/notices/{id}/attachments?name=…` with the file as the body.
+pub async fn attach(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Q(q): Q<UploadQuery>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let id = notice_id(&id)?;
+    let bytes = read_body(body, shouwang_store::MAX_ATTACHMENT).await?;
+    let a = s.store.attach(&p, id, &q.name, &bytes).await?;
+    Ok((StatusCode::CREATED, axum::Json(a)).into_response())
+}
+
+pub async fn attachments(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(axum::Json(serde_json::json!({ "attachments": s.store.attachments(&p, notice_id(&id)?).await? })).into_response())
+}
+
+/// The file as a download, never rendered: octet-stream, `nosniff`, a
+/// sandboxing CSP, and the name in `Content-Disposition: attachment`.
+pub async fn download(State(s): State<AppState>, Auth(p): Auth, Path((id, file)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let file: i64 = file.parse().map_err(|_| ApiError::BadRequest(format!("`{file}` is not a file id (a number)")))?;
+    let (a, content) = s.store.attachment(&p, notice_id(&id)?, file).await?;
+    let ascii: String = a.name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).collect();
+    let utf8: String = a
+        .name
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_') { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{utf8}");
+    let mut resp = Response::new(Body::from(content));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.to_string()))?);
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
+    h.insert("x-shouwang-sha256", HeaderValue::from_str(&a.sha256).map_err(|e| ApiError::Internal(e.to_string()))?);
+    Ok(resp)
+}

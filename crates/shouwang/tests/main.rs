@@ -3,6 +3,7 @@
 
 mod alerts_api;
 mod api;
+mod attachments_api;
 mod cli;
 mod crash;
 mod delivery_api;

@@ -33,7 +33,8 @@ pub use attribute::{Affected, AssetView, Attribution, Attributor, UnitRef};
 pub use audit::{AuditEntry, ChainReport};
 pub use delivery::{Attempt, Channel, InboxItem, NewChannel, OutboxQuery, OutboxRecord, Outgoing, Retry, TemplateEntry};
 pub use notices::{
-    AnswerRecord, FromAlerts, LogEntry, Move, Moved, NewAnswer, NewNotice, Notice, NoticeDetail, NoticeQuery, Raised, Sweep,
+    AnswerRecord, Attachment, FromAlerts, LogEntry, MAX_ATTACHMENT, Move, Moved, NewAnswer, NewNotice, Notice, NoticeDetail, NoticeQuery,
+    Raised, Sweep, safe_name,
 };
 pub use registry::{ClaimChange, ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
 pub use users::{NewUser, TokenInfo};
@@ -62,6 +63,12 @@ pub enum StoreError {
     /// The caller changed something that changed since they read it.
     #[error("stale: {0}")]
     Stale(String),
+    /// An upload is over its limit.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// An upload is of a kind not taken.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// The database URL names no supported backend.
     #[error("unsupported database URL (expected sqlite:// or postgres://): {0}")]
     BadUrl(String),
@@ -86,6 +93,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, include_str!("../migrations/sqlite/0004_notices.sql"), include_str!("../migrations/postgres/0004_notices.sql")),
     (5, include_str!("../migrations/sqlite/0005_audit_chain.sql"), include_str!("../migrations/postgres/0005_audit_chain.sql")),
     (6, include_str!("../migrations/sqlite/0006_delivery.sql"), include_str!("../migrations/postgres/0006_delivery.sql")),
+    (7, include_str!("../migrations/sqlite/0007_attachments.sql"), include_str!("../migrations/postgres/0007_attachments.sql")),
 ];
 
 /// The calendar and message templates in force, read before a transaction.

@@ -283,3 +283,21 @@ pub async fn alerts_of_a_chosen_class_are_issued_without_a_human(store: &Store) 
     store.record_alerts(&[super::hits("shadowserver:scan_ssh", None, "IV", "2026-11-19T03:00:00Z", 1)], &[]).await.unwrap();
     assert_eq!(store.notices(&analyst, &Default::default(), at("2026-11-19T10:00:00")).await.unwrap().len(), 2);
 }
+
+pub async fn attachments_keep_their_bytes_and_follow_the_notice(store: &Store) {
+    let (analyst, _, operator, _) = setup(store).await;
+    let t0 = at("2026-11-16T10:00:00");
+    let id = store.create_notice(&analyst, &notice("S1", Level::IV), t0).await.unwrap().notice.id;
+    // A draft is the centre's: the unit cannot see it, so cannot add to it.
+    assert!(matches!(store.attach(&operator, id, "a.txt", b"x").await, Err(shouwang_store::StoreError::NotFound(_))));
+    store.move_notice(&analyst, id, 1, &mv(Action::Issue), t0).await.unwrap();
+    let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR binary \xff\xfe\x00 bytes".to_vec();
+    let a = store.attach(&operator, id, "C:\\截图\\screen.png", &png).await.unwrap();
+    assert_eq!((a.name.as_str(), a.media_type.as_str(), a.size), ("screen.png", "image/png", png.len() as i64));
+    let (meta, content) = store.attachment(&analyst, id, a.id).await.unwrap();
+    assert_eq!((meta, content), (a.clone(), png));
+    assert_eq!(store.notice(&analyst, id, t0).await.unwrap().attachments, [a]);
+    // Once closed, the unit no longer adds files.
+    store.move_notice(&analyst, id, 2, &Move { action: Action::Cancel, reason: "dup".into(), answer: None }, t0).await.unwrap();
+    assert!(matches!(store.attach(&operator, id, "late.txt", b"late").await, Err(shouwang_store::StoreError::Forbidden(_))));
+}

@@ -85,4 +85,5 @@ store_tests!(
     deadlines_raise_reminders_and_the_escalation_ladder_once,
     the_outbox_claims_once_backs_off_and_gives_up,
     alerts_of_a_chosen_class_are_issued_without_a_human,
+    attachments_keep_their_bytes_and_follow_the_notice,
 );

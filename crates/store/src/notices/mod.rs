@@ -13,6 +13,7 @@
 //!   in the same transaction.
 
 mod alarms;
+mod attachments;
 mod auto;
 mod calendar;
 mod moves;
@@ -28,6 +29,7 @@ use crate::filter::{Bind, Filter, rows_of};
 use crate::{Result, Store, StoreError, ts};
 
 pub use alarms::{Raised, Sweep};
+pub use attachments::{Attachment, MAX_ATTACHMENT, safe_name};
 pub(crate) use auto::auto_issue;
 pub(crate) use calendar::put_setting;
 pub(crate) use moves::reopen_on_detection;
@@ -82,6 +84,8 @@ pub struct NoticeDetail {
     pub alerts: Vec<i64>,
     pub answers: Vec<AnswerRecord>,
     pub timeline: Vec<LogEntry>,
+    /// Evidence files (content by download only).
+    pub attachments: Vec<attachments::Attachment>,
     /// What the caller may do next.
     pub allowed: Vec<Action>,
 }
@@ -403,7 +407,8 @@ impl Store {
                 })
                 .collect::<Result<Vec<_>>>()?;
         let allowed = allowed_for(p, row.notice.state, row.notice.level);
-        Ok(NoticeDetail { notice: row.at(now), alerts, answers, timeline, allowed })
+        let attachments = self.attachments_of(id).await?;
+        Ok(NoticeDetail { notice: row.at(now), alerts, answers, timeline, attachments, allowed })
     }
 }
 
