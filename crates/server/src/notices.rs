@@ -177,3 +177,70 @@ pub async fn download(State(s): State<AppState>, Auth(p): Auth, Path((id, file))
     h.insert("x-shouwang-sha256", HeaderValue::from_str(&a.sha256).map_err(|e| ApiError::Internal(e.to_string()))?);
     Ok(resp)
 }
+
+/// `GET /api/v1/notices/{id}/report`: the reporting clocks and reports.
+pub async fn report(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(axum::Json(s.store.report_case(&p, notice_id(&id)?, now()).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportBody {
+    kind: shouwang_workflow::ReportKind,
+    items: shouwang_workflow::ReportItems,
+}
+
+pub async fn add_report(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, body: Body) -> Result<Response, ApiError> {
+    let b: ReportBody = parse_json(&read_body(body, SMALL_BODY).await?)?;
+    let case = s.store.submit_report(&p, notice_id(&id)?, b.kind, &b.items, now()).await?;
+    Ok((StatusCode::CREATED, axum::Json(case)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalatedBody {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn report_escalated(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, body: Body) -> Result<Response, ApiError> {
+    let b: EscalatedBody = parse_json(&read_body(body, SMALL_BODY).await?)?;
+    Ok(axum::Json(s.store.mark_escalated(&p, notice_id(&id)?, &b.reason, now()).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassBody {
+    class: shouwang_workflow::OperatorClass,
+    reason: String,
+}
+
+pub async fn report_class(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>, body: Body) -> Result<Response, ApiError> {
+    let b: ClassBody = parse_json(&read_body(body, SMALL_BODY).await?)?;
+    Ok(axum::Json(s.store.set_operator_class(&p, notice_id(&id)?, b.class, &b.reason, now()).await?).into_response())
+}
+
+/// Report `seq` as a printable HTML page: everything supplied is escaped
+/// and the page may load nothing and run nothing.
+pub async fn report_print(State(s): State<AppState>, Auth(p): Auth, Path((id, seq)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let seq: i64 = seq.parse().map_err(|_| ApiError::BadRequest(format!("`{seq}` is not a report number")))?;
+    let html = s.store.report_html(&p, notice_id(&id)?, seq).await?;
+    let mut resp = Response::new(Body::from(html));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CasesQuery {
+    #[serde(default)]
+    overdue: bool,
+}
+
+/// `GET /api/v1/reports`: open reporting cases, for the centre.
+pub async fn report_cases(State(s): State<AppState>, Auth(p): Auth, Q(q): Q<CasesQuery>) -> Result<Response, ApiError> {
+    Ok(axum::Json(serde_json::json!({ "cases": s.store.report_cases(&p, q.overdue, now()).await? })).into_response())
+}

@@ -198,3 +198,51 @@ async fn bad_calendar_and_policy_edits_say_what_is_wrong() {
     let (_, v) = get_json(&app, "/api/v1/deadline-policy", &app.admin_token).await;
     assert_eq!(v["levels"][2]["acknowledge"], "4h");
 }
+
+#[tokio::test]
+async fn a_level_iii_incident_is_reported_upward_and_printed_safely() {
+    let app = seeded().await;
+    let analyst = user(&app, "ana", Role::Analyst, None).await;
+    let s1 = user(&app, "s1-ops", Role::UnitOperator, Some("S1")).await;
+    let r = app
+        .post("/api/v1/notices", &analyst)
+        .json(&json!({ "kind": "incident", "unit": "S1", "title": "勒索软件", "level": "III" }))
+        .send()
+        .await
+        .unwrap();
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (s, _, _) = take(&app, &analyst, id, Some(1), json!({ "action": "issue" })).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, case) = get_json(&app, &format!("/api/v1/notices/{id}/report"), &s1).await;
+    assert_eq!((s, case["operator_class"].as_str()), (StatusCode::OK, Some("other")));
+
+    let entry = |body: Value| app.post(&format!("/api/v1/notices/{id}/report/entries"), &s1).json(&body).send();
+    let r = entry(json!({ "kind": "first", "items": { "operator_facility": "S1 门户" } })).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("item 2"));
+    let r = entry(json!({ "kind": "first", "items": { "operator_facility": "S1 <img src=x onerror=alert(1)>", "event": "加密勒索，赎金 2 BTC", "bogus": 1 } }))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "unknown items are refused");
+    let r = entry(
+        json!({ "kind": "first", "items": { "operator_facility": "S1 <img src=x onerror=alert(1)>", "event": "加密勒索，赎金 2 BTC" } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let case: Value = r.json().await.unwrap();
+    assert_eq!(case["reports"][0]["kind"], "first");
+    assert_eq!(case["escalate_due"], Value::Null, "level III is not escalated nationally");
+
+    let r = app.get(&format!("/api/v1/notices/{id}/report/entries/1/print"), Some(&s1)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"));
+    let html = r.text().await.unwrap();
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;") && !html.contains("<img"), "{html}");
+    assert!(html.contains("二、事件发生时间、地点、类型、级别、影响及已采取的措施"));
+    let (s, v) = get_json(&app, "/api/v1/reports", &analyst).await;
+    assert_eq!((s, v["cases"].as_array().unwrap().len()), (StatusCode::OK, 1));
+    let (s, _) = get_json(&app, "/api/v1/reports", &s1).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}

@@ -34,7 +34,7 @@ pub use audit::{AuditEntry, ChainReport};
 pub use delivery::{Attempt, Channel, InboxItem, NewChannel, OutboxQuery, OutboxRecord, Outgoing, Retry, TemplateEntry};
 pub use notices::{
     AnswerRecord, Attachment, FromAlerts, LogEntry, MAX_ATTACHMENT, Move, Moved, NewAnswer, NewNotice, Notice, NoticeDetail, NoticeQuery,
-    Raised, Sweep, safe_name,
+    Raised, Report, ReportCase, Sweep, safe_name,
 };
 pub use registry::{ClaimChange, ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
 pub use users::{NewUser, TokenInfo};
@@ -94,6 +94,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, include_str!("../migrations/sqlite/0005_audit_chain.sql"), include_str!("../migrations/postgres/0005_audit_chain.sql")),
     (6, include_str!("../migrations/sqlite/0006_delivery.sql"), include_str!("../migrations/postgres/0006_delivery.sql")),
     (7, include_str!("../migrations/sqlite/0007_attachments.sql"), include_str!("../migrations/postgres/0007_attachments.sql")),
+    (8, include_str!("../migrations/sqlite/0008_reports.sql"), include_str!("../migrations/postgres/0008_reports.sql")),
 ];
 
 /// The calendar and message templates in force, read before a transaction.

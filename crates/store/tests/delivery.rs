@@ -301,3 +301,116 @@ pub async fn attachments_keep_their_bytes_and_follow_the_notice(store: &Store) {
     store.move_notice(&analyst, id, 2, &Move { action: Action::Cancel, reason: "dup".into(), answer: None }, t0).await.unwrap();
     assert!(matches!(store.attach(&operator, id, "late.txt", b"late").await, Err(shouwang_store::StoreError::Forbidden(_))));
 }
+
+pub async fn upward_reports_run_their_clocks_from_first_report_to_closure(store: &Store) {
+    use shouwang_store::{NewAnswer, StoreError};
+    use shouwang_workflow::{OperatorClass, Outcome, ReportItems, ReportKind};
+    let (analyst, leader, operator, _) = setup(store).await;
+    let h1 = Principal { username: "h1op".into(), role: Role::UnitOperator, unit: Some(UnitCode::parse("H1").unwrap()) };
+    let t0 = at("2026-11-16T10:00:00");
+    let mins = |m: i64| t0 + jiff::SignedDuration::from_mins(m);
+    // A level II incident: approved and issued at t0 opens the clocks (an ordinary operator: 4 h).
+    let id = store.create_notice(&analyst, &notice("S1", Level::II), t0).await.unwrap().notice.id;
+    store.move_notice(&analyst, id, 1, &mv(Action::Submit), t0).await.unwrap();
+    store.move_notice(&leader, id, 2, &mv(Action::Approve), t0).await.unwrap();
+    let c = store.report_case(&operator, id, mins(10)).await.unwrap();
+    assert_eq!((c.operator_class, c.first_due, c.overdue.len()), (OperatorClass::Other, mins(240), 0));
+    assert_eq!(store.report_case(&analyst, id, mins(241)).await.unwrap().overdue, ["first_report"]);
+    assert!(matches!(store.report_case(&h1, id, t0).await, Err(StoreError::NotFound(_))), "another unit's");
+
+    let items = |n: usize| {
+        let mut it = ReportItems::default();
+        let texts = [
+            "东城区第一中学 <script>alert(1)</script> 门户",
+            "2026-11-16 09:40 网页被篡改，II 级",
+            "可能扩散",
+            "弱口令",
+            "境外 IP",
+            "修复",
+            "已留存日志",
+            "无",
+        ];
+        for (i, t) in texts.iter().take(n).enumerate() {
+            let slot = [
+                &mut it.operator_facility,
+                &mut it.event,
+                &mut it.further_impact,
+                &mut it.cause,
+                &mut it.leads,
+                &mut it.measures_help,
+                &mut it.evidence,
+                &mut it.other,
+            ];
+            *slot.into_iter().nth(i).unwrap() = t.to_string();
+        }
+        it
+    };
+    assert!(matches!(store.submit_report(&operator, id, ReportKind::Supplement, &items(2), mins(20)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.submit_report(&operator, id, ReportKind::First, &items(1), mins(20)).await, Err(StoreError::Invalid(_))));
+    let c = store.submit_report(&operator, id, ReportKind::First, &items(2), mins(30)).await.unwrap();
+    assert_eq!((c.first_at, c.escalate_due), (Some(mins(30)), Some(mins(90))), "level II: the centre escalates within 1 h");
+    assert!(matches!(store.submit_report(&operator, id, ReportKind::First, &items(2), mins(31)).await, Err(StoreError::Conflict(_))));
+    // The unit turns out to run critical information infrastructure: 1 h and 30 min.
+    assert!(store.set_operator_class(&operator, id, OperatorClass::Cii, "CII", mins(35)).await.is_err(), "the centre's call");
+    let c = store.set_operator_class(&analyst, id, OperatorClass::Cii, "认定为关基运营者", mins(35)).await.unwrap();
+    assert_eq!((c.first_due, c.escalate_due), (mins(60), Some(mins(60))));
+    assert_eq!(store.report_case(&analyst, id, mins(61)).await.unwrap().overdue, ["escalation"]);
+    assert!(store.mark_escalated(&operator, id, "", mins(50)).await.is_err());
+    let c = store.mark_escalated(&analyst, id, "已报国家网信办", mins(50)).await.unwrap();
+    assert_eq!((c.escalated_at, c.escalated_by.as_deref()), (Some(mins(50)), Some("ana")));
+    assert!(store.mark_escalated(&analyst, id, "again", mins(51)).await.is_err());
+    store.submit_report(&operator, id, ReportKind::Supplement, &items(6), mins(120)).await.unwrap();
+    store.submit_report(&analyst, id, ReportKind::FollowUp, &items(2), mins(180)).await.unwrap();
+    assert!(
+        matches!(store.submit_report(&operator, id, ReportKind::Closure, &items(8), mins(200)).await, Err(StoreError::Conflict(_))),
+        "handling has not ended"
+    );
+
+    // Handling ends when the notice closes: the closure report is due in 30 days.
+    store.move_notice(&operator, id, 3, &mv(Action::Acknowledge), mins(200)).await.unwrap();
+    let answer = NewAnswer {
+        cause: "弱口令".into(),
+        measures: "修改口令".into(),
+        result: "恢复".into(),
+        fixed_at: None,
+        outcome: Outcome::Fixed,
+        accept_until: None,
+    };
+    store
+        .move_notice(&operator, id, 4, &Move { action: Action::Answer, reason: String::new(), answer: Some(answer) }, mins(210))
+        .await
+        .unwrap();
+    store.move_notice(&analyst, id, 5, &Move { action: Action::Close, reason: "复测通过".into(), answer: None }, mins(220)).await.unwrap();
+    let c = store.report_case(&analyst, id, mins(230)).await.unwrap();
+    assert_eq!(c.closure_due, Some(mins(220) + jiff::SignedDuration::from_hours(24 * 30)));
+    assert!(
+        matches!(store.submit_report(&operator, id, ReportKind::Closure, &items(2), mins(300)).await, Err(StoreError::Invalid(_))),
+        "items 1-7"
+    );
+    let c = store.submit_report(&operator, id, ReportKind::Closure, &items(7), mins(300)).await.unwrap();
+    assert_eq!(
+        c.reports.iter().map(|r| r.kind).collect::<Vec<_>>(),
+        [ReportKind::First, ReportKind::Supplement, ReportKind::FollowUp, ReportKind::Closure]
+    );
+    assert!(c.overdue.is_empty() && c.closure_at == Some(mins(300)));
+    assert!(matches!(store.submit_report(&operator, id, ReportKind::FollowUp, &items(2), mins(301)).await, Err(StoreError::Conflict(_))));
+    assert!(store.report_cases(&analyst, false, mins(302)).await.unwrap().is_empty(), "closed cases leave the list");
+    assert!(store.report_cases(&operator, false, mins(302)).await.is_err());
+
+    let html = store.report_html(&operator, id, 1).await.unwrap();
+    assert!(html.contains("网络安全事件首报") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.contains("<script>"));
+    let d = store.notice(&analyst, id, mins(302)).await.unwrap();
+    assert_eq!(d.timeline.iter().filter(|e| e.action == "report").count(), 4);
+
+    // Level IV incidents and rectification notices open no case.
+    for n in [notice("S1", Level::IV), NewNotice { kind: Kind::Rectification, ..notice("S1", Level::III) }] {
+        let id = store.create_notice(&analyst, &n, t0).await.unwrap().notice.id;
+        store.move_notice(&analyst, id, 1, &mv(Action::Issue), t0).await.unwrap();
+        assert!(matches!(store.report_case(&analyst, id, t0).await, Err(StoreError::NotFound(_))));
+    }
+    // A level III incident for a unit with no first report yet shows up as overdue after 4 h.
+    let id3 = store.create_notice(&analyst, &notice("H1", Level::III), t0).await.unwrap().notice.id;
+    store.move_notice(&analyst, id3, 1, &mv(Action::Issue), t0).await.unwrap();
+    let late = store.report_cases(&analyst, true, mins(300)).await.unwrap();
+    assert_eq!(late.iter().map(|c| (c.notice_id, c.overdue.clone())).collect::<Vec<_>>(), [(id3, vec!["first_report"])]);
+}

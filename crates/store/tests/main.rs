@@ -86,4 +86,5 @@ store_tests!(
     the_outbox_claims_once_backs_off_and_gives_up,
     alerts_of_a_chosen_class_are_issued_without_a_human,
     attachments_keep_their_bytes_and_follow_the_notice,
+    upward_reports_run_their_clocks_from_first_report_to_closure,
 );

@@ -41,6 +41,7 @@ pub mod calendar;
 pub mod deadline;
 pub mod ladder;
 pub mod messages;
+pub mod report;
 pub mod state;
 
 pub use auto::{AutoIssue, AutoRule};
@@ -48,6 +49,7 @@ pub use calendar::{Calendar, CalendarDay, DayKind};
 pub use deadline::{Breach, Clocks, Policy, Spans, Within};
 pub use ladder::{Ladder, Rung};
 pub use messages::{Event, Lang, Messages, Rendered, Template, TemplateName, Via};
+pub use report::{OperatorClass, ReportItems, ReportKind};
 pub use shouwang_grade::Level;
 pub use state::{Action, Kind, Outcome, Side, State, needs_approval};
 

@@ -17,6 +17,7 @@ mod attachments;
 mod auto;
 mod calendar;
 mod moves;
+mod reports;
 
 use serde::{Deserialize, Serialize};
 use shouwang_workflow::{Action, Breach, Clocks, Kind, Level, Outcome, Side, State, Within};
@@ -34,6 +35,7 @@ pub(crate) use auto::auto_issue;
 pub(crate) use calendar::put_setting;
 pub(crate) use moves::reopen_on_detection;
 pub use moves::{FromAlerts, Move, NewAnswer, NewNotice};
+pub use reports::{Report, ReportCase};
 
 /// A notice as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -529,6 +529,12 @@ pub(super) async fn apply_move(
         let occ = Occasion { event, tag: format!("v{}", version + 1), actor: &p.username, reason, clock: "", due: None };
         messages = enqueue(tx, &rules.outbound, &after.notice, &occ, at).await?;
     }
+    if to == State::Issued {
+        super::reports::open_case(tx, &after.notice, at).await?;
+    }
+    if mv.action == Action::Close {
+        super::reports::end_handling(tx, id, at).await?;
+    }
     Ok((after, messages))
 }
 
