@@ -2,13 +2,13 @@
 //! ladder after it, each step raised once per deadline, written to the
 //! notice's timeline and sent through the outbox in one transaction.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use serde::Serialize;
-use shouwang_workflow::{Ladder, Rung, State};
+use shouwang_workflow::{Ladder, Rung, State, Within};
 use sqlx::Row;
 
-use super::{NOTICE_COLUMNS, Step, Stored, log_steps, notice_of};
+use super::{NOTICE_COLUMNS, Notice, Step, log_steps, notice_of};
 use crate::access::{Perm, Principal};
 use crate::audit::audit;
 use crate::delivery::enqueue::{Occasion, enqueue};
@@ -35,7 +35,7 @@ pub struct Raised {
 /// What a sweep did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sweep {
-    /// Open notices near or past a deadline that were looked at.
+    /// Open notices near or past a deadline with a rung still to raise.
     pub considered: usize,
     pub raised: Vec<Raised>,
 }
@@ -82,55 +82,89 @@ impl Store {
         let rules = self.rules().await?;
         let secs = now.as_second();
         let horizon = (secs + lead).saturating_mul(1_000_000);
+        // A lean first cut: each running clock near or past its deadline,
+        // with the rungs already raised for that deadline as a bit mask. A
+        // clock whose last rung is raised is not read at all (the primary
+        // key answers), so the steady state stays cheap; full rows are read
+        // only for notices with something to raise.
+        let last = ladder.steps.last().map(|s| s.rung.as_str()).unwrap_or_default();
+        let mask = |clock: &str, due: &str| {
+            format!(
+                "COALESCE((SELECT SUM(CASE a.step WHEN 'reminder' THEN 1 WHEN 'overdue' THEN 2 WHEN 'supervise' THEN 4 \
+                 WHEN 'escalated' THEN 8 ELSE 0 END) FROM notice_alarms a WHERE a.notice_id = n.id AND a.clock = '{clock}' \
+                 AND a.due = n.{due}), 0)"
+            )
+        };
         let rows = sqlx::query(&format!(
-            "SELECT {NOTICE_COLUMNS} FROM notices WHERE state IN ('issued', 'acknowledged', 'in_progress', 'returned') \
-             AND ((state = 'issued' AND acknowledge_due < $1) OR answer_due < $1) ORDER BY id"
+            "SELECT id, state, acknowledge_within, answer_within, acknowledge_due, answer_due, {} AS ack_mask, {} AS answer_mask \
+             FROM notices n WHERE state IN ('issued', 'acknowledged', 'in_progress', 'returned') \
+             AND ((state = 'issued' AND acknowledge_due < $1 AND NOT EXISTS (SELECT 1 FROM notice_alarms a \
+                   WHERE a.notice_id = n.id AND a.clock = 'acknowledge' AND a.due = n.acknowledge_due AND a.step = $2)) \
+               OR (answer_due < $1 AND NOT EXISTS (SELECT 1 FROM notice_alarms a \
+                   WHERE a.notice_id = n.id AND a.clock = 'answer' AND a.due = n.answer_due AND a.step = $2))) ORDER BY id",
+            mask("acknowledge", "acknowledge_due"),
+            mask("answer", "answer_due"),
         ))
         .bind(horizon)
+        .bind(last)
         .fetch_all(&self.pool)
         .await?;
-        let candidates: Vec<Stored> = rows.iter().map(notice_of).collect::<Result<_>>()?;
-        report.considered = candidates.len();
-        let raised = self.raised_steps(&candidates).await?;
-        // (notice, clock, due, rung) to raise.
-        let mut todo: Vec<(&Stored, &'static str, i64, Rung)> = Vec::new();
-        for s in &candidates {
-            let n = &s.notice;
+        report.considered = rows.len();
+        let bit = |r: Rung| 1_i64 << Rung::ALL.iter().position(|x| *x == r).expect("ALL lists every rung");
+        let within = |r: &sqlx::any::AnyRow, col: &str| -> Result<Within> {
+            Within::parse(&r.try_get::<String, _>(col)?).map_err(|e| StoreError::Corrupt(format!("notice {col}: {e}")))
+        };
+        // (notice, clock, due as stored in µs, rung) to raise. Alarms key on
+        // the stored value, so the SQL probes above match them exactly.
+        let mut todo: Vec<(i64, &'static str, i64, Rung)> = Vec::new();
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let state = State::parse(&r.try_get::<String, _>("state")?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let mut clocks = Vec::with_capacity(2);
-            if let (State::Issued, Some(due)) = (n.state, s.clocks.acknowledge_due) {
-                clocks.push(("acknowledge", due, n.acknowledge_within));
+            if let (State::Issued, Some(due)) = (state, r.try_get::<Option<i64>, _>("acknowledge_due")?) {
+                clocks.push(("acknowledge", due, within(r, "acknowledge_within")?, r.try_get::<i64, _>("ack_mask")?));
             }
-            if let Some(due) = s.clocks.answer_due.filter(|_| n.state.unit_holds()) {
-                clocks.push(("answer", due, n.answer_within));
+            if let Some(due) = r.try_get::<Option<i64>, _>("answer_due")?.filter(|_| state.unit_holds()) {
+                clocks.push(("answer", due, within(r, "answer_within")?, r.try_get::<i64, _>("answer_mask")?));
             }
-            for (clock, due, within) in clocks {
-                for rung in ladder.due_at(within, due, secs, &rules.calendar) {
-                    if !raised.contains(&(n.id, clock.to_string(), due * 1_000_000, rung.as_str().to_string())) {
-                        todo.push((s, clock, due, rung));
+            for (clock, due, w, raised) in clocks {
+                for rung in ladder.due_at(w, due.div_euclid(1_000_000), secs, &rules.calendar) {
+                    if raised & bit(rung) == 0 {
+                        todo.push((id, clock, due, rung));
                     }
                 }
             }
         }
+        let notices = self.notices_by_id(todo.iter().map(|t| t.0)).await?;
         let p = deadlines();
         let at = now.as_microsecond();
         for batch in todo.chunks(PER_TX) {
             let mut tx = self.write().await?;
-            for &(s, clock, due, rung) in batch {
-                let n = &s.notice;
-                let inserted = sqlx::query(
-                    "INSERT INTO notice_alarms (notice_id, clock, due, step, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                )
+            for &(id, clock, due, rung) in batch {
+                let Some(n) = notices.get(&id) else { continue };
+                // Raised only if the clock still runs to this deadline now,
+                // under the write lock: the notice may have moved since it
+                // was read (acknowledged, answered, returned).
+                let running = if clock == "acknowledge" {
+                    "state = 'issued' AND acknowledge_due = $3"
+                } else {
+                    "state IN ('issued', 'acknowledged', 'in_progress', 'returned') AND answer_due = $3"
+                };
+                let inserted = sqlx::query(&format!(
+                    "INSERT INTO notice_alarms (notice_id, clock, due, step, at) SELECT $1, $2, $3, $4, $5 \
+                     WHERE EXISTS (SELECT 1 FROM notices WHERE id = $1 AND {running}) ON CONFLICT DO NOTHING"
+                ))
                 .bind(n.id)
                 .bind(clock)
-                .bind(due * 1_000_000)
+                .bind(due)
                 .bind(rung.as_str())
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
                 if inserted.rows_affected() == 0 {
-                    continue; // another sweeper raised it first
+                    continue; // raised by another sweeper, or the notice moved on
                 }
-                let due_at = jiff::Timestamp::from_second(due).unwrap_or(now);
+                let due_at = crate::ts(due);
                 let reason = format!("{clock} deadline {} ({})", shouwang_workflow::messages::cst_text(due_at), rung);
                 let state = n.state.as_str();
                 let detail = serde_json::json!({ "clock": clock, "due": due_at, "rung": rung });
@@ -138,11 +172,11 @@ impl Store {
                     .await?;
                 let occ = Occasion {
                     event: rung.event(),
-                    tag: format!("{clock}@{due}"),
+                    tag: format!("{clock}@{}", due.div_euclid(1_000_000)),
                     actor: &p.username,
                     reason: &reason,
                     clock,
-                    due: Some(due),
+                    due: Some(due.div_euclid(1_000_000)),
                 };
                 let messages = enqueue(&mut tx, &rules.outbound, n, &occ, at).await?;
                 report.raised.push(Raised { notice_id: n.id, number: n.number.clone(), clock, due: due_at, rung, messages });
@@ -155,16 +189,17 @@ impl Store {
         Ok(report)
     }
 
-    /// Steps already raised for `candidates`, as (notice, clock, due µs, rung).
-    async fn raised_steps(&self, candidates: &[Stored]) -> Result<HashSet<(i64, String, i64, String)>> {
-        let mut out = HashSet::new();
-        for chunk in candidates.chunks(500) {
-            let list = chunk.iter().map(|s| s.notice.id.to_string()).collect::<Vec<_>>().join(", ");
-            let rows = sqlx::query(&format!("SELECT notice_id, clock, due, step FROM notice_alarms WHERE notice_id IN ({list})"))
-                .fetch_all(&self.pool)
-                .await?;
-            for r in &rows {
-                out.insert((r.try_get("notice_id")?, r.try_get("clock")?, r.try_get("due")?, r.try_get("step")?));
+    /// Full rows of notices `ids`, by id.
+    async fn notices_by_id(&self, ids: impl Iterator<Item = i64>) -> Result<HashMap<i64, Notice>> {
+        let mut ids: Vec<i64> = ids.collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+            for r in sqlx::query(&format!("SELECT {NOTICE_COLUMNS} FROM notices WHERE id IN ({list})")).fetch_all(&self.pool).await? {
+                let n = notice_of(&r)?.notice;
+                out.insert(n.id, n);
             }
         }
         Ok(out)
