@@ -10,7 +10,6 @@ use sqlx::Row;
 
 use super::{NOTICE_COLUMNS, Notice, Step, log_steps, notice_of};
 use crate::access::{Perm, Principal};
-use crate::audit::audit;
 use crate::delivery::enqueue::{Occasion, enqueue};
 use crate::{Result, Store, StoreError};
 
@@ -48,26 +47,14 @@ fn deadlines() -> Principal {
 impl Store {
     /// The escalation ladder: the admin's, or the default.
     pub async fn ladder(&self) -> Result<Ladder> {
-        let text: Option<String> =
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(LADDER_KEY).fetch_optional(&self.pool).await?;
-        match text {
-            Some(t) => serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("stored escalation ladder: {e}"))),
-            None => Ok(Ladder::default()),
-        }
+        self.json_setting(LADDER_KEY, "escalation ladder").await
     }
 
     /// Replaces the escalation ladder. Steps already raised stay raised.
     pub async fn set_ladder(&self, p: &Principal, ladder: &Ladder, reason: &str) -> Result<Ladder> {
         p.require(Perm::ManageWorkflow)?;
-        if reason.trim().is_empty() {
-            return Err(StoreError::Invalid("a ladder change needs a reason".into()));
-        }
         ladder.check().map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let text = serde_json::to_string(ladder).expect("a ladder serialises");
-        let mut tx = self.write().await?;
-        super::put_setting(&mut tx, LADDER_KEY, &text, &p.username).await?;
-        audit(&mut tx, p, "policy.escalation", LADDER_KEY, reason.trim(), &serde_json::to_value(ladder).unwrap_or_default()).await?;
-        tx.commit().await?;
+        self.set_json_setting(p, LADDER_KEY, ladder, "policy.escalation", reason).await?;
         Ok(ladder.clone())
     }
 

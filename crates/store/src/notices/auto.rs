@@ -11,7 +11,6 @@ use sqlx::{Any, Row, Transaction};
 use super::moves::{Draft, apply_move, check_new, check_tlp, insert_notices};
 use super::{NOTICE_COLUMNS, NewNotice, notice_of};
 use crate::access::{Perm, Principal};
-use crate::audit::audit;
 use crate::{Move, Result, Rules, Store, StoreError};
 
 const AUTO_KEY: &str = "auto_issue";
@@ -24,29 +23,17 @@ fn auto() -> Principal {
 impl Store {
     /// The auto-issue policy: the admin's, or none.
     pub async fn auto_issue_policy(&self) -> Result<AutoIssue> {
-        let text: Option<String> =
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(AUTO_KEY).fetch_optional(&self.pool).await?;
-        match text {
-            Some(t) => serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("stored auto-issue policy: {e}"))),
-            None => Ok(AutoIssue::default()),
-        }
+        self.json_setting(AUTO_KEY, "auto-issue policy").await
     }
 
     /// Replaces the auto-issue policy; alerts already recorded are not revisited.
     pub async fn set_auto_issue_policy(&self, p: &Principal, policy: &AutoIssue, reason: &str) -> Result<AutoIssue> {
         p.require(Perm::ManageWorkflow)?;
-        if reason.trim().is_empty() {
-            return Err(StoreError::Invalid("a policy change needs a reason".into()));
-        }
         policy.check().map_err(|e| StoreError::Invalid(e.to_string()))?;
         for r in &policy.rules {
             check_tlp(r.tlp.as_deref()).map_err(|e| StoreError::Invalid(format!("auto-issue rule `{}`: {e}", r.name)))?;
         }
-        let text = serde_json::to_string(policy).expect("a policy serialises");
-        let mut tx = self.write().await?;
-        super::put_setting(&mut tx, AUTO_KEY, &text, &p.username).await?;
-        audit(&mut tx, p, "policy.auto_issue", AUTO_KEY, reason.trim(), &serde_json::to_value(policy).unwrap_or_default()).await?;
-        tx.commit().await?;
+        self.set_json_setting(p, AUTO_KEY, policy, "policy.auto_issue", reason).await?;
         Ok(policy.clone())
     }
 }

@@ -150,3 +150,37 @@ pub(crate) async fn put_setting(tx: &mut sqlx::Transaction<'_, sqlx::Any>, key: 
     .await?;
     Ok(())
 }
+
+impl Store {
+    /// Setting `key` as JSON, or `T::default()` when unset. `what` names it
+    /// in the error if the stored text does not parse.
+    pub(crate) async fn json_setting<T: serde::de::DeserializeOwned + Default>(&self, key: &str, what: &str) -> Result<T> {
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(&self.pool).await?;
+        match text {
+            Some(t) => serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("stored {what}: {e}"))),
+            None => Ok(T::default()),
+        }
+    }
+
+    /// Writes setting `key` as JSON, audited as `action` with `reason`
+    /// (required). The caller has checked the value and the permission.
+    pub(crate) async fn set_json_setting<T: serde::Serialize>(
+        &self,
+        p: &Principal,
+        key: &str,
+        value: &T,
+        action: &str,
+        reason: &str,
+    ) -> Result<()> {
+        if reason.trim().is_empty() {
+            return Err(StoreError::Invalid("a policy change needs a reason".into()));
+        }
+        let json = serde_json::to_value(value).expect("settings serialise");
+        let mut tx = self.write().await?;
+        put_setting(&mut tx, key, &json.to_string(), &p.username).await?;
+        audit(&mut tx, p, action, key, reason.trim(), &json).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
