@@ -201,6 +201,35 @@ pub async fn get_json(app: &App, path: &str, token: &str) -> (reqwest::StatusCod
     (r.status(), r.json().await.unwrap_or(serde_json::Value::Null))
 }
 
+/// A Python with aiosmtpd: Debian's (where `.ci/run` has apt put
+/// python3-aiosmtpd) if it has it, else a virtualenv under the target
+/// directory with aiosmtpd from PyPI, made once.
+fn receivers_python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let ready = |p: &Path| Command::new(p).args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success());
+            let system = Path::new("/usr/bin/python3");
+            if ready(system) {
+                return system.to_path_buf();
+            }
+            let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aiosmtpd-1.4.6");
+            let python = venv.join("bin/python");
+            if !ready(&python) {
+                let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 for the test receivers");
+                assert!(made.success(), "python3 -m venv {}", venv.display());
+                let pip = Command::new(venv.join("bin/pip"))
+                    .args(["install", "--quiet", "--disable-pip-version-check", "aiosmtpd==1.4.6"])
+                    .status()
+                    .unwrap();
+                assert!(pip.success(), "pip install aiosmtpd==1.4.6");
+                assert!(ready(&python), "aiosmtpd does not import after install");
+            }
+            python
+        })
+        .clone()
+}
+
 /// A receiver from `tests/support/receivers.py` (SMTP, a silent port, or
 /// HTTP for webhooks and robots), killed when dropped.
 pub struct Receiver {
@@ -216,10 +245,7 @@ impl Receiver {
         let out = tempfile::tempdir().unwrap();
         let port = free_port();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/receivers.py");
-        // Debian's python3, where apt put python3-aiosmtpd, even when
-        // another python3 comes first on PATH.
-        let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
-        let mut child = Command::new(python)
+        let mut child = Command::new(receivers_python())
             .arg(script)
             .arg(mode)
             .arg(port.to_string())
@@ -231,7 +257,7 @@ impl Receiver {
             .expect("python3 is required");
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "receivers.py {mode} did not start (python3-aiosmtpd is needed for smtp; .ci/run installs it)");
+        assert_eq!(line.trim(), "ready", "receivers.py {mode} did not start");
         Receiver { port, out, _child: Running(child) }
     }
 
