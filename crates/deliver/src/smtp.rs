@@ -97,7 +97,7 @@ impl Mailer {
         // The outbox key, hashed into Message-ID's allowed characters: a
         // message sent twice (a lapsed claim) carries the same ID.
         let digest = Sha256::digest(m.key.as_bytes());
-        let id: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let id = crate::sign::hex(&digest[..16]);
         let msg = Message::builder()
             .from(self.from.clone())
             .to(to)

@@ -288,7 +288,9 @@ impl Store {
         }
         let now = now_micros();
         let rules = self.rules().await?;
-        let (auto, deadlines) = (self.auto_issue_policy().await?, self.deadline_policy().await?);
+        // Read per batch; the deadline policy only when a rule may draft.
+        let auto = self.auto_issue_policy().await?;
+        let deadlines = if auto.rules.is_empty() { None } else { Some(self.deadline_policy().await?) };
         let mut tx = self.write().await?;
         let mut recorded = Vec::with_capacity(hits.len());
         for chunk in hits.chunks(UPSERT_ROWS) {
@@ -300,7 +302,10 @@ impl Store {
         if reopened > 0 {
             tracing::info!(reopened, "closed notices reopened: their problem was detected again");
         }
-        let issued = crate::notices::auto_issue(&mut tx, &recorded, &auto, &deadlines, ts(now), &rules).await?;
+        let issued = match &deadlines {
+            Some(d) => crate::notices::auto_issue(&mut tx, &recorded, &auto, d, ts(now), &rules).await?,
+            None => 0,
+        };
         if issued > 0 {
             tracing::info!(issued, "notices issued by the auto-issue policy");
         }

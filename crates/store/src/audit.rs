@@ -71,7 +71,7 @@ fn chain_hash(prev: &str, f: &Fields<'_>) -> String {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&h.finalize())
 }
 
 /// One entry to append.

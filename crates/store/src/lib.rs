@@ -258,6 +258,16 @@ impl Store {
     }
 }
 
+/// Lower-case hex of `bytes` (digests, tokens).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
 pub(crate) fn now_micros() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }

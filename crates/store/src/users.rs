@@ -47,8 +47,7 @@ pub struct TokenInfo {
 }
 
 fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&Sha256::digest(token.as_bytes()))
 }
 
 fn valid_username(s: &str) -> bool {
@@ -154,7 +153,7 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("user `{username}`")))?;
         let mut raw = [0u8; 32];
         OsRng.fill_bytes(&mut raw);
-        let token = format!("{TOKEN_PREFIX}{}", raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let token = format!("{TOKEN_PREFIX}{}", crate::hex(&raw));
         let mut tx = self.write().await?;
         sqlx::query("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
             .bind(id)

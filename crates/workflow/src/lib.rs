@@ -64,6 +64,19 @@ pub enum WorkflowError {
     Illegal { from: State, action: Action, level: Level, allowed: Vec<Action> },
 }
 
+/// Free text up to `max` characters, with no control characters but line
+/// breaks and tabs (and none at all when `one_line`); `what` names it in the
+/// error.
+pub fn check_text(what: &str, s: &str, max: usize, one_line: bool) -> Result<(), WorkflowError> {
+    if s.chars().count() > max {
+        return Err(WorkflowError::Invalid(format!("{what} is over {max} characters")));
+    }
+    if let Some(c) = s.chars().find(|&c| c.is_control() && (one_line || !matches!(c, '\n' | '\r' | '\t'))) {
+        return Err(WorkflowError::Invalid(format!("{what} contains the control character U+{:04X}", c as u32)));
+    }
+    Ok(())
+}
+
 fn list(actions: &[Action]) -> String {
     if actions.is_empty() { "nothing".into() } else { actions.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ") }
 }

@@ -132,12 +132,7 @@ impl ReportItems {
             if i < required && text.trim().is_empty() {
                 return Err(WorkflowError::Invalid(format!("a {} report needs item {}: {label}", kind, i + 1)));
             }
-            if text.chars().count() > MAX_ITEM {
-                return Err(WorkflowError::Invalid(format!("item {} is over {MAX_ITEM} characters", i + 1)));
-            }
-            if let Some(c) = text.chars().find(|&c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-                return Err(WorkflowError::Invalid(format!("item {} contains the control character U+{:04X}", i + 1, c as u32)));
-            }
+            crate::check_text(&format!("item {}", i + 1), text, MAX_ITEM, false)?;
         }
         Ok(())
     }

@@ -74,8 +74,9 @@ impl Default for Retry {
 impl Retry {
     /// The wait after failed attempt `attempt` (from 1).
     pub fn backoff(&self, attempt: i64) -> Duration {
-        let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-        self.first.saturating_mul(1u32 << doublings.min(20)).min(self.longest)
+        // Past 2^20 times the first wait, `longest` has long been reached.
+        let doublings = attempt.saturating_sub(1).clamp(0, 20) as u32;
+        self.first.saturating_mul(1 << doublings).min(self.longest)
     }
 }
 

@@ -136,7 +136,7 @@ impl Store {
         if media_type == "application/zip" {
             check_zip(content)?;
         }
-        let sha256: String = Sha256::digest(content).iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = crate::hex(&Sha256::digest(content));
         let name = safe_name(name);
         let mut tx = self.write().await?;
         if let Some(r) = sqlx::query(&format!("SELECT {COLUMNS} FROM attachments WHERE notice_id = $1 AND sha256 = $2"))

@@ -99,16 +99,8 @@ fn invalid(m: impl Into<String>) -> StoreError {
     StoreError::Invalid(m.into())
 }
 
-/// Free text up to `max` characters, with no control characters but line
-/// breaks and tabs (and none at all when `one_line`).
 fn check_text(what: &str, s: &str, max: usize, one_line: bool) -> Result<()> {
-    if s.chars().count() > max {
-        return Err(invalid(format!("{what} is over {max} characters")));
-    }
-    if let Some(c) = s.chars().find(|&c| c.is_control() && (one_line || !matches!(c, '\n' | '\r' | '\t'))) {
-        return Err(invalid(format!("{what} contains the control character U+{:04X}", c as u32)));
-    }
-    Ok(())
+    shouwang_workflow::check_text(what, s, max, one_line).map_err(|e| invalid(e.to_string()))
 }
 
 pub(super) fn check_tlp(tlp: Option<&str>) -> Result<String> {
