@@ -328,6 +328,23 @@ async fn bad_channel_and_template_edits_say_what_is_wrong() {
         .await
         .unwrap();
     assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    // The address message links start with: only http(s), one line, the admin's.
+    for (url, who, status) in [
+        ("javascript:alert(1)", &app.admin_token, StatusCode::UNPROCESSABLE_ENTITY),
+        ("https://cert.example\n.evil", &app.admin_token, StatusCode::UNPROCESSABLE_ENTITY),
+        ("https://cert.example/", &analyst, StatusCode::FORBIDDEN),
+        ("https://cert.example/", &app.admin_token, StatusCode::NO_CONTENT),
+    ] {
+        let r = app
+            .client
+            .put(format!("{}/api/v1/settings/public-url", app.addr))
+            .bearer_auth(who)
+            .json(&json!({ "url": url, "reason": "console address" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{url:?}");
+    }
     let (_, audit) = get_json(&app, "/api/v1/audit", &app.admin_token).await;
     let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert!(actions.contains(&"template.set") && actions.contains(&"template.reset") && actions.contains(&"channel.create"), "{actions:?}");
