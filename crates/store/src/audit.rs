@@ -15,9 +15,11 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::access::{Perm, Principal};
+use crate::batch::{Arg, Batch};
 use crate::filter::rows_of;
 use crate::{Result, Store, now_micros, ts};
 
@@ -106,28 +108,68 @@ pub(crate) async fn audit_many(tx: &mut Transaction<'_, Any>, p: &Principal, ent
     if entries.is_empty() {
         return Ok(());
     }
-    // A write that changes nothing: it takes the head's row lock (PostgreSQL)
-    // or the write lock (SQLite), so appends chain one after the other.
-    let head = sqlx::query("UPDATE audit_head SET seq = seq RETURNING seq, hash").fetch_one(&mut **tx).await?;
-    let (mut seq, mut prev): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
-    let at = now_micros();
-    let mut rows = Vec::with_capacity(entries.len());
-    for e in entries {
-        seq += 1;
-        let f = Fields { seq, at, actor: &p.username, action: &e.action, target: &e.target, reason: &e.reason, detail: &e.detail };
-        prev = chain_hash(&prev, &f);
-        rows.push((seq, prev.clone(), e));
-    }
-    for chunk in rows.chunks(ROWS) {
-        let sql =
-            format!("INSERT INTO audit_log (at, actor, action, target, reason, detail, seq, hash) VALUES {}", rows_of(chunk.len(), 8));
-        let mut q = sqlx::query(&sql);
-        for (seq, hash, e) in chunk {
-            q = q.bind(at).bind(&p.username).bind(&e.action).bind(&e.target).bind(&e.reason).bind(&e.detail).bind(*seq).bind(hash.as_str());
-        }
-        q.execute(&mut **tx).await?;
-    }
+    let mut batch = Batch::default();
+    Head::lock(tx).await?.append(&mut batch, p, entries);
+    batch.run(tx).await?;
     Ok(())
+}
+
+/// The chain's last entry, as a writer holding the lock sees it.
+pub(crate) struct Head {
+    seq: i64,
+    hash: String,
+}
+
+impl Head {
+    /// A write that changes nothing: it takes the head's row lock
+    /// (PostgreSQL) or the write lock (SQLite), so appends chain one after
+    /// the other.
+    pub async fn lock(tx: &mut Transaction<'_, Any>) -> Result<Head> {
+        let head = sqlx::query("UPDATE audit_head SET seq = seq RETURNING seq, hash").fetch_one(&mut **tx).await?;
+        Ok(Head { seq: head.try_get("seq")?, hash: head.try_get("hash")? })
+    }
+
+    /// The head read by a query that selected `audit_head.seq AS audit_seq`
+    /// and `audit_head.hash AS audit_hash` alongside its own columns: on
+    /// SQLite, where `BEGIN IMMEDIATE` already holds the write lock, that
+    /// saves the round trip of `lock`.
+    pub fn of_row(r: &AnyRow) -> Result<Head> {
+        Ok(Head { seq: r.try_get("audit_seq")?, hash: r.try_get("audit_hash")? })
+    }
+
+    /// Chains `entries` on and adds their inserts to `batch`.
+    pub fn append(&mut self, batch: &mut Batch, p: &Principal, entries: &[Entry]) {
+        let at = now_micros();
+        for chunk in entries.chunks(ROWS) {
+            let sql =
+                format!("INSERT INTO audit_log (at, actor, action, target, reason, detail, seq, hash) VALUES {}", rows_of(chunk.len(), 8));
+            let mut args = Vec::with_capacity(chunk.len() * 8);
+            for e in chunk {
+                self.seq += 1;
+                let f = Fields {
+                    seq: self.seq,
+                    at,
+                    actor: &p.username,
+                    action: &e.action,
+                    target: &e.target,
+                    reason: &e.reason,
+                    detail: &e.detail,
+                };
+                self.hash = chain_hash(&self.hash, &f);
+                args.extend([
+                    Arg::from(at),
+                    p.username.as_str().into(),
+                    e.action.as_str().into(),
+                    e.target.as_str().into(),
+                    e.reason.as_str().into(),
+                    e.detail.as_str().into(),
+                    self.seq.into(),
+                    self.hash.clone().into(),
+                ]);
+            }
+            batch.push(sql, args);
+        }
+    }
 }
 
 /// Chains the entries written before the chain existed (migration 5), in

@@ -77,6 +77,7 @@ store_tests!(
     notices_go_round_the_loop_on_the_calendar,
     high_levels_need_a_leader_and_numbers_run_per_year,
     concurrent_moves_on_one_version_let_one_through,
+    moves_written_together_each_keep_their_own_outcome,
     the_calendar_and_policy_are_data_the_admin_edits,
     notice_filters_match_a_plain_scan,
     a_closed_notice_reopens_when_its_problem_comes_back,

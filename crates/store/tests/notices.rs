@@ -249,6 +249,76 @@ pub async fn concurrent_moves_on_one_version_let_one_through(store: &Store) {
     assert_eq!((n.notice.version, n.timeline.len()), (3, 3));
 }
 
+/// Moves that arrive together are written together (on SQLite, one
+/// transaction per group), yet each keeps its own outcome: the good ones
+/// land, a stale, an illegal, another unit's and a missing one are refused
+/// alone, and the audit chain stays whole.
+pub async fn moves_written_together_each_keep_their_own_outcome(store: &Store) {
+    base(store).await;
+    let analyst = centre(Role::Analyst, "ana");
+    let t = at("2026-11-16T10:00");
+    let new = |unit: &str| NewNotice {
+        kind: Kind::Rectification,
+        unit: unit.into(),
+        title: "弱口令".into(),
+        summary: String::new(),
+        actions: String::new(),
+        category: None,
+        level: Level::IV,
+        tlp: None,
+        assets: vec![],
+        alerts: vec![],
+    };
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        let id = store.create_notice(&analyst, &new(if i % 2 == 0 { "H1" } else { "S1" }), t).await.unwrap().notice.id;
+        store.move_notice(&analyst, id, 1, &mv(Action::Issue, ""), t).await.unwrap();
+        ids.push(id);
+    }
+    let missing = ids.iter().max().unwrap() + 1_000;
+    // (who, notice, version, action, expected outcome)
+    let mut asks = Vec::new();
+    for (i, &id) in ids.iter().enumerate() {
+        let own = unit(Role::UnitOperator, if i % 2 == 0 { "H1" } else { "S1" });
+        let other = unit(Role::UnitOperator, if i % 2 == 0 { "S1" } else { "H1" });
+        asks.push(match i % 6 {
+            1 => (own, id, 1, mv(Action::Acknowledge, ""), "stale"),
+            3 => (own, id, 2, answer(Outcome::Fixed), "conflict"),
+            5 => (other, id, 2, mv(Action::Acknowledge, ""), "not found"),
+            _ => (own, id, 2, mv(Action::Acknowledge, ""), "ok"),
+        });
+    }
+    asks.push((unit(Role::UnitOperator, "H1"), missing, 1, mv(Action::Acknowledge, ""), "not found"));
+    let tasks: Vec<_> = asks
+        .into_iter()
+        .map(|(who, id, version, action, want)| {
+            let store = store.clone();
+            tokio::spawn(async move { (id, want, store.move_notice(&who, id, version, &action, t).await) })
+        })
+        .collect();
+    for task in tasks {
+        let (id, want, got) = task.await.unwrap();
+        match (want, got) {
+            ("ok", Ok(m)) => assert_eq!((m.notice.state, m.notice.version), (State::Acknowledged, 3), "notice {id}"),
+            ("stale", Err(StoreError::Stale(_)))
+            | ("conflict", Err(StoreError::Conflict(_)))
+            | ("not found", Err(StoreError::NotFound(_))) => {}
+            (want, got) => panic!("notice {id}: expected {want}, got {got:?}"),
+        }
+    }
+    for (i, &id) in ids.iter().enumerate() {
+        let n = store.notice(&analyst, id, t).await.unwrap();
+        let moved = !matches!(i % 6, 1 | 3 | 5);
+        assert_eq!(n.notice.version, if moved { 3 } else { 2 }, "notice {id}");
+        assert_eq!(n.timeline.len(), if moved { 3 } else { 2 }, "notice {id}");
+    }
+    let audit = store.audit_entries(&admin(), 1_000).await.unwrap();
+    assert_eq!(audit.iter().filter(|e| e.action == "notice.acknowledge").count(), 12);
+    // Another unit's four attempts; a notice that does not exist is not a denial.
+    assert_eq!(audit.iter().filter(|e| e.action == "notice.denied").count(), 4);
+    assert!(store.verify_audit(&admin(), None).await.unwrap().intact());
+}
+
 pub async fn the_calendar_and_policy_are_data_the_admin_edits(store: &Store) {
     let ids = alerts(store).await;
     let analyst = centre(Role::Analyst, "ana");

@@ -149,9 +149,8 @@ pub(crate) async fn auto_issue(
             .fetch_one(&mut **tx)
             .await?;
         let action = if shouwang_workflow::needs_approval(n.level) { Action::Submit } else { Action::Issue };
-        let reason = "auto-issue policy";
-        let mv = Move { action, reason: reason.into(), answer: None };
-        let (after, _) = apply_move(tx, &p, notice_of(&row)?, &mv, reason, now, rules).await?;
+        let mv = Move { action, reason: "auto-issue policy".into(), answer: None };
+        let (after, _) = apply_move(tx, &p, notice_of(&row)?, &mv, now, rules).await?;
         debug_assert!(matches!(after.notice.state, State::Issued | State::AwaitingApproval));
     }
     Ok(ids.len())

@@ -16,6 +16,8 @@ mod alarms;
 mod attachments;
 mod auto;
 mod calendar;
+mod group;
+pub(crate) use group::Mover;
 mod moves;
 mod reports;
 
@@ -25,7 +27,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::access::{Perm, Principal, Visibility};
-use crate::audit::{Entry, audit_many};
+use crate::audit::{Entry, Head};
+use crate::batch::{Arg, Batch};
 use crate::filter::{Bind, Filter, rows_of};
 use crate::{Result, Store, StoreError, ts};
 
@@ -451,16 +454,36 @@ const LOG_ROWS: usize = 32;
 /// Records steps in their notices' timelines and in the audit trail, in a
 /// few statements however many there are.
 async fn log_steps(tx: &mut sqlx::Transaction<'_, sqlx::Any>, p: &Principal, steps: &[Step<'_>]) -> Result<()> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let mut batch = Batch::default();
+    log_steps_into(&mut batch, &mut Head::lock(tx).await?, p, steps);
+    batch.run(tx).await?;
+    Ok(())
+}
+
+/// Adds the statements of `log_steps` to `batch`, chaining on `head`.
+fn log_steps_into(batch: &mut Batch, head: &mut Head, p: &Principal, steps: &[Step<'_>]) {
     for chunk in steps.chunks(LOG_ROWS) {
         let sql = format!(
             "INSERT INTO notice_log (notice_id, at, actor, action, from_state, to_state, reason, detail) VALUES {}",
             rows_of(chunk.len(), 8)
         );
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(chunk.len() * 8);
         for s in chunk {
-            q = q.bind(s.id).bind(s.at).bind(&p.username).bind(s.action).bind(s.from).bind(s.to).bind(s.reason).bind(s.detail.to_string());
+            args.extend([
+                Arg::from(s.id),
+                s.at.into(),
+                p.username.as_str().into(),
+                s.action.into(),
+                s.from.into(),
+                s.to.into(),
+                s.reason.into(),
+                s.detail.to_string().into(),
+            ]);
         }
-        q.execute(&mut **tx).await?;
+        batch.push(sql, args);
     }
     let entries: Vec<Entry> = steps
         .iter()
@@ -476,5 +499,5 @@ async fn log_steps(tx: &mut sqlx::Transaction<'_, sqlx::Any>, p: &Principal, ste
             }
         })
         .collect();
-    audit_many(tx, p, &entries).await
+    head.append(batch, p, &entries);
 }

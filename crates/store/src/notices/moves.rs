@@ -6,9 +6,12 @@ use serde::Deserialize;
 use shouwang_workflow::{Action, Kind, Level, Outcome, Spans, State};
 use sqlx::{Any, Row, Transaction};
 
-use super::{Moved, NOTICE_COLUMNS, NoticeDetail, Step, Stored, allowed_for, log_steps, notice_of, perm_for, visible};
+use super::group::Ask;
+use super::{Moved, NOTICE_COLUMNS, NoticeDetail, Step, Stored, log_steps, log_steps_into, notice_of, perm_for};
 use crate::Rules;
 use crate::access::{Perm, Principal};
+use crate::audit::Head;
+use crate::batch::Batch;
 use crate::delivery::enqueue::{Occasion, enqueue, event_of};
 use crate::{Result, Store, StoreError};
 
@@ -360,36 +363,7 @@ impl Store {
             (None, _) => {}
         }
         let vis = self.visibility(p).await?;
-        let rules = self.rules().await?;
-        let mut tx = self.write().await?;
-        // Read by writing: the no-op update takes the row lock (PostgreSQL)
-        // or the write lock (SQLite) and returns the row, so concurrent moves
-        // run one after the other and the second sees the first's version.
-        let row = sqlx::query(&format!("UPDATE notices SET version = version WHERE id = $1 RETURNING {NOTICE_COLUMNS}"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(Stored { notice: n, clocks }) = row.map(|r| notice_of(&r)).transpose()? else {
-            return Err(StoreError::NotFound(format!("notice {id}")));
-        };
-        // A notice the caller may not see is "not found", and the attempt audited.
-        if !visible(p, &vis, &n) {
-            tx.rollback().await?;
-            return Err(self.deny(p, id).await);
-        }
-        if n.version != version {
-            return Err(StoreError::Stale(format!(
-                "notice {id} changed since it was read (version {} now, {version} given): read it again",
-                n.version
-            )));
-        }
-        let (after, messages) = apply_move(&mut tx, p, Stored { notice: n, clocks }, mv, reason, now, &rules).await?;
-        tx.commit().await?;
-        if messages > 0 {
-            self.wake_sender();
-        }
-        let allowed = allowed_for(p, after.notice.state, after.notice.level);
-        Ok(Moved { notice: after.at(now), allowed })
+        self.take_move(Ask { p: p.clone(), vis, id, version, mv: mv.clone(), now }).await
     }
 }
 
@@ -418,11 +392,45 @@ pub(super) async fn apply_move(
     p: &Principal,
     stored: Stored,
     mv: &Move,
-    reason: &str,
     now: jiff::Timestamp,
     rules: &Rules,
 ) -> Result<(Stored, usize)> {
+    let mut writes = Writes { batch: Batch::default(), head: Head::lock(tx).await? };
+    let planned = plan_move(tx, p, stored, mv, now, rules, &mut writes).await?;
+    let rows = writes.batch.run(tx).await?;
+    finish_move(tx, p, &planned, mv, rows.first(), rules).await
+}
+
+/// Statements of moves waiting to be sent together, and the audit chain's
+/// head as they leave it.
+pub(super) struct Writes {
+    pub batch: Batch,
+    pub head: Head,
+}
+
+/// A move whose writes wait in a batch.
+pub(super) struct Planned {
+    pub id: i64,
+    version: i64,
+    to: State,
+    was_issued: bool,
+    at: i64,
+}
+
+/// The first half of a move: checks it, takes the notice's number on first
+/// issue, and adds the update, the answer, and the timeline and audit
+/// entries to `writes`. Refused moves add nothing.
+pub(super) async fn plan_move(
+    tx: &mut Transaction<'_, Any>,
+    p: &Principal,
+    stored: Stored,
+    mv: &Move,
+    now: jiff::Timestamp,
+    rules: &Rules,
+    writes: &mut Writes,
+) -> Result<Planned> {
     let Stored { notice: n, clocks } = stored;
+    let reason = mv.reason.trim();
     let (id, version, at) = (n.id, n.version, now.as_microsecond());
     let from = n.state;
     let to = from.apply(mv.action, n.level).map_err(|e| StoreError::Conflict(e.to_string()))?;
@@ -472,53 +480,75 @@ pub(super) async fn apply_move(
         }
         Action::Submit | Action::Reject | Action::Issue | Action::Start | Action::Return => {}
     }
-    let row = sqlx::query(&format!(
-        "UPDATE notices SET state = $1, number = $2, approved_by = $3, acknowledge_due = $4, answer_due = $5, answer_left = $6, \
-         issued_at = $7, acknowledged_at = $8, answered_at = $9, closed_at = $10, outcome = $11, accepted_until = $12, \
-         reopened = $13, version = version + 1, updated_at = $14 WHERE id = $15 AND version = $16 RETURNING {NOTICE_COLUMNS}"
-    ))
-    .bind(to.as_str())
-    .bind(number.clone())
-    .bind(approved_by)
-    .bind(us(clocks.acknowledge_due))
-    .bind(us(clocks.answer_due))
-    .bind(clocks.answer_left)
-    .bind(issued)
-    .bind(acknowledged)
-    .bind(answered)
-    .bind(closed)
-    .bind(outcome)
-    .bind(until)
-    .bind(reopened)
-    .bind(at)
-    .bind(id)
-    .bind(version)
-    .fetch_one(&mut **tx)
-    .await?;
-    let after = notice_of(&row)?;
+    // The update, the answer and the timeline and audit entries go in one
+    // batch: on SQLite one round trip (see `batch`).
+    let batch = &mut writes.batch;
+    batch.push(
+        format!(
+            "UPDATE notices SET state = $1, number = $2, approved_by = $3, acknowledge_due = $4, answer_due = $5, answer_left = $6, \
+             issued_at = $7, acknowledged_at = $8, answered_at = $9, closed_at = $10, outcome = $11, accepted_until = $12, \
+             reopened = $13, version = version + 1, updated_at = $14 WHERE id = $15 AND version = $16 RETURNING {NOTICE_COLUMNS}"
+        ),
+        vec![
+            to.as_str().into(),
+            number.clone().into(),
+            approved_by.into(),
+            us(clocks.acknowledge_due).into(),
+            us(clocks.answer_due).into(),
+            clocks.answer_left.into(),
+            issued.into(),
+            acknowledged.into(),
+            answered.into(),
+            closed.into(),
+            outcome.into(),
+            until.into(),
+            reopened.into(),
+            at.into(),
+            id.into(),
+            version.into(),
+        ],
+    );
     let mut detail = serde_json::json!({ "number": number, "version": version + 1 });
     if let Some(a) = &mv.answer {
-        sqlx::query(
+        batch.push(
             "INSERT INTO notice_answers (notice_id, at, by_user, cause, measures, result, fixed_at, outcome, accept_until) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(&p.username)
-        .bind(&a.cause)
-        .bind(&a.measures)
-        .bind(&a.result)
-        .bind(micros(a.fixed_at))
-        .bind(a.outcome.as_str())
-        .bind(micros(a.accept_until))
-        .execute(&mut **tx)
-        .await?;
+            vec![
+                id.into(),
+                at.into(),
+                p.username.as_str().into(),
+                a.cause.as_str().into(),
+                a.measures.as_str().into(),
+                a.result.as_str().into(),
+                micros(a.fixed_at).into(),
+                a.outcome.as_str().into(),
+                micros(a.accept_until).into(),
+            ],
+        );
         detail["outcome"] = a.outcome.as_str().into();
     }
-    log_steps(tx, p, &[Step { id, action: mv.action.as_str(), from: from.as_str(), to: to.as_str(), reason, at, detail }]).await?;
+    let step = Step { id, action: mv.action.as_str(), from: from.as_str(), to: to.as_str(), reason, at, detail };
+    log_steps_into(batch, &mut writes.head, p, &[step]);
+    Ok(Planned { id, version, to, was_issued: n.issued_at.is_some(), at })
+}
+
+/// The second half of a move, once its batch has run: `row` is what its
+/// update returned. Writes the messages and opens or ends the upward
+/// reporting case.
+pub(super) async fn finish_move(
+    tx: &mut Transaction<'_, Any>,
+    p: &Principal,
+    planned: &Planned,
+    mv: &Move,
+    row: Option<&sqlx::any::AnyRow>,
+    rules: &Rules,
+) -> Result<(Stored, usize)> {
+    let Planned { id, version, to, was_issued, at } = *planned;
+    // The caller holds the row's lock, so the version cannot have moved.
+    let after = notice_of(row.ok_or_else(|| StoreError::Conflict(format!("notice {id} changed under its lock")))?)?;
     let mut messages = 0;
-    if let Some(event) = event_of(mv.action, to, n.issued_at.is_some()) {
-        let occ = Occasion { event, tag: format!("v{}", version + 1), actor: &p.username, reason, clock: "", due: None };
+    if let Some(event) = event_of(mv.action, to, was_issued) {
+        let occ = Occasion { event, tag: format!("v{}", version + 1), actor: &p.username, reason: mv.reason.trim(), clock: "", due: None };
         messages = enqueue(tx, &rules.outbound, &after.notice, &occ, at).await?;
     }
     if to == State::Issued {
@@ -584,7 +614,7 @@ pub(crate) async fn reopen_on_detection(
         let seen = crate::ts(*last_seen);
         let reason = format!("detected again: {rule} on {asset} at {seen} (alert {alert})");
         let mv = Move { action: Action::Reopen, reason: reason.clone(), answer: None };
-        apply_move(tx, &p, notice_of(&row)?, &mv, &reason, now, rules).await?;
+        apply_move(tx, &p, notice_of(&row)?, &mv, now, rules).await?;
         sqlx::query("INSERT INTO notice_alerts (notice_id, alert_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(id)
             .bind(*alert)
