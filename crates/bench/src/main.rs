@@ -17,6 +17,7 @@ mod hunt;
 mod intel;
 mod notices;
 mod outbox;
+mod pathway;
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -150,6 +151,7 @@ fn main() {
         // `--messages N` per run.
         let n = args.iter().position(|a| a == "--messages").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(5_000);
         outbox::run(runs, n);
+        pathway::run(runs);
     }
     if want("intel") {
         // `--indicators N` (default 10M, the scale).
