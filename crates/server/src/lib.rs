@@ -8,6 +8,7 @@ mod auth;
 mod delivery;
 mod error;
 mod events;
+mod idempotency;
 mod metrics;
 mod notices;
 pub mod syslog;
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/settings/public-url", put(delivery::set_public_url))
         .route("/metrics", get(metrics_text))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see /api/v1/openapi.json".into()) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }

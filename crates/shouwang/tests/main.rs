@@ -9,6 +9,7 @@ mod crash;
 mod delivery_api;
 mod detect_cli;
 mod helpers;
+mod idempotency_api;
 mod ingest_api;
 mod ingest_cli;
 mod notices_api;

@@ -18,6 +18,7 @@ mod audit;
 mod batch;
 mod delivery;
 mod filter;
+mod idempotency;
 mod notices;
 mod registry;
 mod users;
@@ -33,6 +34,7 @@ pub use alerts::{Alert, AlertHits, AlertQuery, MAX_SAMPLES, Override};
 pub use attribute::{Affected, AssetView, Attribution, Attributor, UnitRef};
 pub use audit::{AuditEntry, ChainReport};
 pub use delivery::{Attempt, Channel, InboxItem, NewChannel, OutboxQuery, OutboxRecord, Outgoing, Retry, TemplateEntry};
+pub use idempotency::{Claim, check_key};
 pub use notices::{
     AnswerRecord, Attachment, FromAlerts, LogEntry, MAX_ATTACHMENT, Move, Moved, NewAnswer, NewNotice, Notice, NoticeDetail, NoticeQuery,
     Raised, Report, ReportCase, Sweep, safe_name,
@@ -96,6 +98,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, include_str!("../migrations/sqlite/0006_delivery.sql"), include_str!("../migrations/postgres/0006_delivery.sql")),
     (7, include_str!("../migrations/sqlite/0007_attachments.sql"), include_str!("../migrations/postgres/0007_attachments.sql")),
     (8, include_str!("../migrations/sqlite/0008_reports.sql"), include_str!("../migrations/postgres/0008_reports.sql")),
+    (9, include_str!("../migrations/sqlite/0009_request_keys.sql"), include_str!("../migrations/postgres/0009_request_keys.sql")),
 ];
 
 /// The calendar and message templates in force, read before a transaction.

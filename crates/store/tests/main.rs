@@ -88,4 +88,5 @@ store_tests!(
     alerts_of_a_chosen_class_are_issued_without_a_human,
     attachments_keep_their_bytes_and_follow_the_notice,
     upward_reports_run_their_clocks_from_first_report_to_closure,
+    request_keys_replay_refuse_and_expire,
 );

@@ -615,3 +615,39 @@ pub async fn audit_chain_covers_entries_from_before_it(store: &Store) {
     assert_eq!(r.entries, 3);
     assert!(sqlx::query("UPDATE audit_log SET actor = 'x'").execute(store.pool()).await.is_err(), "append-only again");
 }
+
+/// Idempotency keys: claimed once, replayed with the kept response, refused
+/// for another request or while running, per caller, released after our
+/// own failure, and forgotten after a day.
+pub async fn request_keys_replay_refuse_and_expire(store: &Store) {
+    use shouwang_store::Claim;
+    let ana = Principal { username: "ana".into(), role: Role::Analyst, unit: None };
+    let bob = Principal { username: "bob".into(), role: Role::Analyst, unit: None };
+    let t: jiff::Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+    let claim = |p: &Principal, key: &str, body: &[u8], at: jiff::Timestamp| {
+        let (store, p, key, body) = (store.clone(), p.clone(), key.to_string(), body.to_vec());
+        async move { store.claim_request(&p, &key, "POST", "/api/v1/notices", &body, at).await.unwrap() }
+    };
+    assert_eq!(claim(&ana, "k1", b"{}", t).await, Claim::New);
+    assert_eq!(claim(&ana, "k1", b"{}", t).await, Claim::InFlight);
+    assert_eq!(claim(&ana, "k1", b"{\"x\":1}", t).await, Claim::Mismatch);
+    assert_eq!(claim(&bob, "k1", b"{}", t).await, Claim::New, "keys are per caller");
+    let body = "{\"id\":7,\"title\":\"弱口令\"}\u{0}\u{ff}".as_bytes();
+    store.finish_request(&ana, "k1", 201, "application/json", body).await.unwrap();
+    let replay = Claim::Replay { status: 201, content_type: "application/json".into(), body: body.to_vec() };
+    assert_eq!(claim(&ana, "k1", b"{}", t).await, replay);
+    // A second finish does not overwrite the kept response.
+    store.finish_request(&ana, "k1", 500, "text/plain", b"x").await.unwrap();
+    assert_eq!(claim(&ana, "k1", b"{}", t).await, replay);
+    // Our failure lets the key go; a kept response is not released.
+    store.release_request(&bob, "k1").await.unwrap();
+    assert_eq!(claim(&bob, "k1", b"{}", t).await, Claim::New);
+    store.release_request(&ana, "k1").await.unwrap();
+    assert_eq!(claim(&ana, "k1", b"{}", t).await, replay);
+    // A day later the key is forgotten.
+    let later = t + jiff::SignedDuration::from_hours(25);
+    assert_eq!(claim(&ana, "k1", b"{\"x\":1}", later).await, Claim::New);
+    for bad in ["", "a b", "两"] {
+        assert!(matches!(store.claim_request(&ana, bad, "POST", "/", b"", t).await, Err(StoreError::Invalid(_))), "{bad:?}");
+    }
+}
