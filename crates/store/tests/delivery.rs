@@ -81,7 +81,11 @@ pub async fn deadlines_raise_reminders_and_the_escalation_ladder_once(store: &St
     let n = store.move_notice(&leader, id, 2, &mv(Action::Approve), t0).await.unwrap().notice;
     assert_eq!(n.acknowledge_due, Some(mins(30)));
 
-    let sweep = |m: i64| async move { store.sweep_deadlines(mins(m)).await.unwrap().raised };
+    // The notice's own clocks; its upward reporting clocks have a test of their own.
+    let sweep = |m: i64| async move {
+        let raised = store.sweep_deadlines(mins(m)).await.unwrap().raised;
+        raised.into_iter().filter(|r| !r.clock.starts_with("report_")).collect::<Vec<_>>()
+    };
     assert!(sweep(10).await.is_empty(), "20 minutes left of 30: quiet");
     let r = sweep(25).await;
     assert_eq!(r.iter().map(|r| (r.clock, r.rung)).collect::<Vec<_>>(), [("acknowledge", Rung::Reminder)]);
@@ -116,7 +120,7 @@ pub async fn deadlines_raise_reminders_and_the_escalation_ladder_once(store: &St
     assert!(sweep(600).await.is_empty());
 
     let d = store.notice(&analyst, id, mins(600)).await.unwrap();
-    let steps: Vec<&str> = d.timeline.iter().map(|e| e.action.as_str()).collect();
+    let steps: Vec<&str> = d.timeline.iter().filter(|e| !e.reason.starts_with("report_")).map(|e| e.action.as_str()).collect();
     assert_eq!(
         steps,
         [
@@ -413,4 +417,69 @@ pub async fn upward_reports_run_their_clocks_from_first_report_to_closure(store:
     store.move_notice(&analyst, id3, 1, &mv(Action::Issue), t0).await.unwrap();
     let late = store.report_cases(&analyst, true, mins(300)).await.unwrap();
     assert_eq!(late.iter().map(|c| (c.notice_id, c.overdue.clone())).collect::<Vec<_>>(), [(id3, vec!["first_report"])]);
+}
+
+/// The operator's reporting clocks (first report, closure report) run the
+/// escalation ladder like a notice's own clocks, once per due time, and
+/// stop when the report is made.
+pub async fn reporting_clocks_remind_and_escalate_once(store: &Store) {
+    use shouwang_store::{NewAnswer, OutboxQuery};
+    use shouwang_workflow::{Outcome, ReportItems, ReportKind};
+    let (analyst, _, operator, _) = setup(store).await;
+    let t0 = at("2026-11-16T10:00:00");
+    let mins = |m: i64| t0 + jiff::SignedDuration::from_mins(m);
+    // Level III: issued at once; an ordinary operator's first report is due in 4 h.
+    let id = store.create_notice(&analyst, &notice("S1", Level::III), t0).await.unwrap().notice.id;
+    store.move_notice(&analyst, id, 1, &mv(Action::Issue), t0).await.unwrap();
+    let report_rungs = |when: jiff::Timestamp| {
+        let store = store.clone();
+        async move {
+            let s = store.sweep_deadlines(when).await.unwrap();
+            s.raised.into_iter().filter(|r| r.clock.starts_with("report_")).map(|r| (r.clock, r.rung.as_str())).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(report_rungs(mins(179)).await, [], "the reminder comes at the last quarter of the 4 h");
+    assert_eq!(report_rungs(mins(181)).await, [("report_first", "reminder")]);
+    assert_eq!(report_rungs(mins(182)).await, [], "once");
+    assert_eq!(report_rungs(mins(241)).await, [("report_first", "overdue")]);
+    assert_eq!(report_rungs(mins(361)).await, [("report_first", "supervise")]);
+    let out = store.outbox(&admin(), &OutboxQuery { notice: Some(id), ..Default::default() }).await.unwrap();
+    let mail =
+        out.iter().find(|m| m.event == "reminder" && m.kind == "email" && m.key.contains("report_first")).expect("a reminder e-mail");
+    assert!(mail.body.contains("事件首报期限"), "{}", mail.body);
+    assert!(out.iter().any(|m| m.event == "supervise" && m.key.contains("report_first")), "督办 to the supervisor");
+
+    // The first report stops the clock: no escalated step after it.
+    let mut items = ReportItems::default();
+    (items.operator_facility, items.event) = ("门户网站".into(), "网页被篡改，III 级".into());
+    store.submit_report(&operator, id, ReportKind::First, &items, mins(370)).await.unwrap();
+    assert_eq!(report_rungs(mins(481)).await, []);
+
+    // Handling ends at close: the closure report is due 30 days later, reminded 7.5 days before.
+    store.move_notice(&operator, id, 2, &mv(Action::Acknowledge), mins(400)).await.unwrap();
+    let answer = NewAnswer {
+        cause: "弱口令".into(),
+        measures: "改口令".into(),
+        result: "恢复".into(),
+        fixed_at: None,
+        outcome: Outcome::Fixed,
+        accept_until: None,
+    };
+    let answered = Move { action: Action::Answer, reason: String::new(), answer: Some(answer) };
+    store.move_notice(&operator, id, 3, &answered, mins(410)).await.unwrap();
+    store.move_notice(&analyst, id, 4, &Move { action: Action::Close, reason: "复测通过".into(), answer: None }, mins(420)).await.unwrap();
+    let closed = mins(420);
+    let days = |d: f64| closed + jiff::SignedDuration::from_secs_f64(d * 86_400.0);
+    assert_eq!(report_rungs(days(22.4)).await, []);
+    assert_eq!(report_rungs(days(22.6)).await, [("report_closure", "reminder")]);
+    let all = ReportItems {
+        further_impact: "无".into(),
+        cause: "弱口令".into(),
+        leads: "无".into(),
+        measures_help: "已修复".into(),
+        evidence: "日志".into(),
+        ..items
+    };
+    store.submit_report(&operator, id, ReportKind::Closure, &all, days(25.0)).await.unwrap();
+    assert_eq!(report_rungs(days(31.0)).await, [], "made: no overdue");
 }

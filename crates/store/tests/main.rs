@@ -89,4 +89,5 @@ store_tests!(
     attachments_keep_their_bytes_and_follow_the_notice,
     upward_reports_run_their_clocks_from_first_report_to_closure,
     request_keys_replay_refuse_and_expire,
+    reporting_clocks_remind_and_escalate_once,
 );

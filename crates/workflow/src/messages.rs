@@ -261,8 +261,11 @@ pub struct Context {
     pub actor: String,
     /// The move's reason (`returned`, `reopened`, `cancelled`), or empty.
     pub reason: String,
-    /// For deadline messages: `acknowledge` or `answer`, and its due time.
+    /// For deadline messages: which clock (`acknowledge`, `answer`, or an
+    /// upward report's `report_first`, `report_escalate`, `report_closure`),
+    /// its name in the message's language, and its due time.
     pub clock: String,
+    pub clock_name: String,
     pub due: String,
     /// The supervising unit's name (`supervise`), or empty.
     pub recipient_name: String,
@@ -292,6 +295,23 @@ pub struct NoticeFacts {
     pub assets: Vec<String>,
     pub acknowledge_due: String,
     pub answer_due: String,
+}
+
+/// A deadline clock's name in a language: 签收 / acknowledgement, ….
+pub fn clock_name(clock: &str, lang: Lang) -> &'static str {
+    match (clock, lang) {
+        ("acknowledge", Lang::Zh) => "签收",
+        ("acknowledge", Lang::En) => "acknowledgement",
+        ("answer", Lang::Zh) => "反馈",
+        ("answer", Lang::En) => "answer",
+        ("report_first", Lang::Zh) => "事件首报",
+        ("report_first", Lang::En) => "first incident report",
+        ("report_escalate", Lang::Zh) => "向国家层面上报",
+        ("report_escalate", Lang::En) => "escalation to the national level",
+        ("report_closure", Lang::Zh) => "总结报告",
+        ("report_closure", Lang::En) => "closure report",
+        _ => "",
+    }
 }
 
 /// A kind's name in a language.
@@ -336,6 +356,7 @@ pub fn sample(event: Event) -> Context {
         actor: "analyst".into(),
         reason: "示例原因".into(),
         clock: "answer".into(),
+        clock_name: clock_name("answer", Lang::Zh).into(),
         due: "2026-05-12 09:30".into(),
         recipient_name: "示例主管单位".into(),
         redacted: false,

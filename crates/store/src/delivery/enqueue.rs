@@ -268,6 +268,7 @@ fn context(
         actor: occ.actor.into(),
         reason: occ.reason.into(),
         clock: occ.clock.into(),
+        clock_name: shouwang_workflow::messages::clock_name(occ.clock, lang).into(),
         due: occ.due.and_then(|s| jiff::Timestamp::from_second(s).ok()).map(cst_text).unwrap_or_default(),
         recipient_name: recipient.map(|u| u.name(lang).to_string()).unwrap_or_default(),
         redacted,

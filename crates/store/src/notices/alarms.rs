@@ -23,7 +23,8 @@ const PER_TX: usize = 200;
 pub struct Raised {
     pub notice_id: i64,
     pub number: Option<String>,
-    /// `acknowledge` or `answer`.
+    /// `acknowledge` or `answer`; `report_first` or `report_closure` for
+    /// the upward reporting clocks.
     pub clock: &'static str,
     pub due: jiff::Timestamp,
     pub rung: Rung,
@@ -40,7 +41,7 @@ pub struct Sweep {
 }
 
 /// Who raises deadline steps.
-fn deadlines() -> Principal {
+pub(super) fn deadlines() -> Principal {
     Principal { username: "system:deadlines".into(), role: crate::Role::Analyst, unit: None }
 }
 
@@ -170,6 +171,7 @@ impl Store {
             }
             tx.commit().await?;
         }
+        report.raised.extend(self.sweep_report_clocks(now, &ladder, &rules).await?);
         if report.raised.iter().any(|r| r.messages > 0) {
             self.wake_sender();
         }
@@ -177,7 +179,7 @@ impl Store {
     }
 
     /// Full rows of notices `ids`, by id.
-    async fn notices_by_id(&self, ids: impl Iterator<Item = i64>) -> Result<HashMap<i64, Notice>> {
+    pub(super) async fn notices_by_id(&self, ids: impl Iterator<Item = i64>) -> Result<HashMap<i64, Notice>> {
         let mut ids: Vec<i64> = ids.collect();
         ids.sort_unstable();
         ids.dedup();

@@ -19,6 +19,7 @@ mod calendar;
 mod group;
 pub(crate) use group::Mover;
 mod moves;
+mod report_alarms;
 mod reports;
 
 use serde::{Deserialize, Serialize};
