@@ -11,7 +11,7 @@ use sqlx::Row;
 use super::{NOTICE_COLUMNS, Notice, Step, log_steps, notice_of};
 use crate::access::{Perm, Principal};
 use crate::delivery::enqueue::{Occasion, enqueue};
-use crate::{Result, Store, StoreError};
+use crate::{Result, Rules, Store, StoreError};
 
 const LADDER_KEY: &str = "escalation_ladder";
 /// Notices raised per transaction: big enough to be quick after downtime,
@@ -41,7 +41,7 @@ pub struct Sweep {
 }
 
 /// Who raises deadline steps.
-pub(super) fn deadlines() -> Principal {
+fn deadlines() -> Principal {
     Principal { username: "system:deadlines".into(), role: crate::Role::Analyst, unit: None }
 }
 
@@ -124,7 +124,6 @@ impl Store {
             }
         }
         let notices = self.notices_by_id(todo.iter().map(|t| t.0)).await?;
-        let p = deadlines();
         let at = now.as_microsecond();
         for batch in todo.chunks(PER_TX) {
             let mut tx = self.write().await?;
@@ -152,22 +151,7 @@ impl Store {
                 if inserted.rows_affected() == 0 {
                     continue; // raised by another sweeper, or the notice moved on
                 }
-                let due_at = crate::ts(due);
-                let reason = format!("{clock} deadline {} ({})", shouwang_workflow::messages::cst_text(due_at), rung);
-                let state = n.state.as_str();
-                let detail = serde_json::json!({ "clock": clock, "due": due_at, "rung": rung });
-                log_steps(&mut tx, &p, &[Step { id: n.id, action: rung.as_str(), from: state, to: state, reason: &reason, at, detail }])
-                    .await?;
-                let occ = Occasion {
-                    event: rung.event(),
-                    tag: format!("{clock}@{}", due.div_euclid(1_000_000)),
-                    actor: &p.username,
-                    reason: &reason,
-                    clock,
-                    due: Some(due.div_euclid(1_000_000)),
-                };
-                let messages = enqueue(&mut tx, &rules.outbound, n, &occ, at).await?;
-                report.raised.push(Raised { notice_id: n.id, number: n.number.clone(), clock, due: due_at, rung, messages });
+                report.raised.push(raise(&mut tx, n, clock, due, rung, at, &rules).await?);
             }
             tx.commit().await?;
         }
@@ -193,6 +177,35 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Writes step `rung` of `clock` (due at `due` µs) on notice `n`, whose
+/// alarm row was just inserted: the timeline and audit entry, and the
+/// messages the rung's event sends.
+pub(super) async fn raise(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    n: &Notice,
+    clock: &'static str,
+    due: i64,
+    rung: Rung,
+    at: i64,
+    rules: &Rules,
+) -> Result<Raised> {
+    let p = deadlines();
+    let due_at = crate::ts(due);
+    let reason = format!("{clock} deadline {} ({rung})", shouwang_workflow::messages::cst_text(due_at));
+    let (state, detail) = (n.state.as_str(), serde_json::json!({ "clock": clock, "due": due_at, "rung": rung }));
+    log_steps(tx, &p, &[Step { id: n.id, action: rung.as_str(), from: state, to: state, reason: &reason, at, detail }]).await?;
+    let occ = Occasion {
+        event: rung.event(),
+        tag: format!("{clock}@{}", due.div_euclid(1_000_000)),
+        actor: &p.username,
+        reason: &reason,
+        clock,
+        due: Some(due.div_euclid(1_000_000)),
+    };
+    let messages = enqueue(tx, &rules.outbound, n, &occ, at).await?;
+    Ok(Raised { notice_id: n.id, number: n.number.clone(), clock, due: due_at, rung, messages })
 }
 
 /// How far ahead of a deadline the earliest step can fire, in wall seconds,

@@ -11,9 +11,7 @@ use shouwang_workflow::report::CLOSURE_WITHIN;
 use shouwang_workflow::{Ladder, Rung, Within};
 use sqlx::Row;
 
-use super::alarms::{Raised, deadlines};
-use super::{Step, log_steps};
-use crate::delivery::enqueue::{Occasion, enqueue};
+use super::alarms::{Raised, raise};
 use crate::{Result, Rules, Store};
 
 /// (clock, due column, done column): the operator's reporting clocks.
@@ -64,7 +62,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let notices = self.notices_by_id(todo.iter().map(|t| t.0)).await?;
-        let (p, at) = (deadlines(), now.as_microsecond());
+        let at = now.as_microsecond();
         let mut out = Vec::new();
         let mut tx = self.write().await?;
         for (id, clock, due, rung) in todo {
@@ -85,20 +83,7 @@ impl Store {
             if inserted.rows_affected() == 0 {
                 continue;
             }
-            let due_at = crate::ts(due);
-            let reason = format!("{clock} deadline {} ({rung})", shouwang_workflow::messages::cst_text(due_at));
-            let (state, detail) = (n.state.as_str(), serde_json::json!({ "clock": clock, "due": due_at, "rung": rung }));
-            log_steps(&mut tx, &p, &[Step { id, action: rung.as_str(), from: state, to: state, reason: &reason, at, detail }]).await?;
-            let occ = Occasion {
-                event: rung.event(),
-                tag: format!("{clock}@{}", due.div_euclid(1_000_000)),
-                actor: &p.username,
-                reason: &reason,
-                clock,
-                due: Some(due.div_euclid(1_000_000)),
-            };
-            let messages = enqueue(&mut tx, &rules.outbound, n, &occ, at).await?;
-            out.push(Raised { notice_id: id, number: n.number.clone(), clock, due: due_at, rung, messages });
+            out.push(raise(&mut tx, n, clock, due, rung, at, rules).await?);
         }
         tx.commit().await?;
         Ok(out)
