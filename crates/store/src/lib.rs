@@ -187,9 +187,10 @@ impl Store {
             Backend::Sqlite => {
                 // A connection to a local file does not go stale: no ping
                 // (a round trip to the connection's thread) before each use.
-                let options = |n: u32| AnyPoolOptions::new().max_connections(n).test_before_acquire(false).after_connect(sqlite_setup);
-                let pool = options(max_connections).connect_with(opts.clone()).await?;
-                (pool, options(1).connect_with(opts).await?)
+                let options = || AnyPoolOptions::new().test_before_acquire(false);
+                let pool = options().max_connections(max_connections).after_connect(sqlite_setup).connect_with(opts.clone()).await?;
+                let writer = options().max_connections(1).after_connect(sqlite_setup);
+                (pool, writer.connect_with(opts).await?)
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new().max_connections(max_connections).connect_with(opts).await?;

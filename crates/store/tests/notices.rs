@@ -269,8 +269,9 @@ pub async fn moves_written_together_each_keep_their_own_outcome(store: &Store) {
         assets: vec![],
         alerts: vec![],
     };
+    // More moves than one group takes (64), so some wait for a second group.
     let mut ids = Vec::new();
-    for i in 0..24 {
+    for i in 0..150 {
         let id = store.create_notice(&analyst, &new(if i % 2 == 0 { "H1" } else { "S1" }), t).await.unwrap().notice.id;
         store.move_notice(&analyst, id, 1, &mv(Action::Issue, ""), t).await.unwrap();
         ids.push(id);
@@ -313,9 +314,9 @@ pub async fn moves_written_together_each_keep_their_own_outcome(store: &Store) {
         assert_eq!(n.timeline.len(), if moved { 3 } else { 2 }, "notice {id}");
     }
     let audit = store.audit_entries(&admin(), 1_000).await.unwrap();
-    assert_eq!(audit.iter().filter(|e| e.action == "notice.acknowledge").count(), 12);
-    // Another unit's four attempts; a notice that does not exist is not a denial.
-    assert_eq!(audit.iter().filter(|e| e.action == "notice.denied").count(), 4);
+    assert_eq!(audit.iter().filter(|e| e.action == "notice.acknowledge").count(), 75);
+    // Another unit's 25 attempts; a notice that does not exist is not a denial.
+    assert_eq!(audit.iter().filter(|e| e.action == "notice.denied").count(), 25);
     assert!(store.verify_audit(&admin(), None).await.unwrap().intact());
 }
 

@@ -72,18 +72,25 @@ impl Store {
         }
         self.mover.queue.lock().unwrap_or_else(|e| e.into_inner()).push(Request { ask, reply });
         let turn = self.mover.turn.lock().await;
-        // The group before ours may have taken this move already.
-        match rx.try_recv() {
-            Ok(done) => return done,
-            Err(oneshot::error::TryRecvError::Closed) => return Err(lost()),
-            Err(oneshot::error::TryRecvError::Empty) => {}
-        }
-        let group: Vec<Request> = {
-            let mut queue = self.mover.queue.lock().unwrap_or_else(|e| e.into_inner());
-            let n = queue.len().min(MAX_GROUP);
-            queue.drain(..n).collect()
-        };
-        if !group.is_empty() {
+        // Write groups until ours is done. A group takes at most MAX_GROUP
+        // moves, so ours may not be in the first; nobody else may be left
+        // waiting to write it.
+        loop {
+            match rx.try_recv() {
+                Ok(done) => return done,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(lost()),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            let group: Vec<Request> = {
+                let mut queue = self.mover.queue.lock().unwrap_or_else(|e| e.into_inner());
+                let n = queue.len().min(MAX_GROUP);
+                queue.drain(..n).collect()
+            };
+            if group.is_empty() {
+                // Ours is in a group still being written by a task whose
+                // caller went away: its answer comes on `rx`.
+                break;
+            }
             // A task of its own, so a caller that goes away (a dropped HTTP
             // request) cannot cancel the other moves of its group half-way.
             let store = self.clone();
