@@ -19,20 +19,24 @@ use crate::{SEED, stats};
 const UNITS: usize = 200;
 const LATENCY_SAMPLES: usize = 200;
 
-type Arrivals = Arc<Mutex<HashMap<i64, Instant>>>;
+/// When the first message for each key arrived.
+pub(crate) type Arrivals<K> = Arc<Mutex<HashMap<K, Instant>>>;
 
-/// A webhook receiver: notes when each notice's message arrived.
-async fn receiver() -> (String, Arrivals) {
-    let arrivals: Arrivals = Arc::default();
+/// A webhook receiver on loopback that answers 200 and notes when the first
+/// message `key_of` finds a key in arrived: its URL and the arrivals.
+pub(crate) async fn receiver<K>(key_of: fn(&str) -> Option<K>) -> (String, Arrivals<K>)
+where
+    K: std::hash::Hash + Eq + Send + 'static,
+{
+    let arrivals: Arrivals<K> = Arc::default();
     let seen = arrivals.clone();
     let app = axum::Router::new().route(
         "/hook",
-        axum::routing::post(move |body: axum::body::Bytes| {
+        axum::routing::post(move |body: String| {
             let seen = seen.clone();
             async move {
-                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                if let Some(id) = v["notice_id"].as_i64() {
-                    seen.lock().unwrap().insert(id, Instant::now());
+                if let Some(k) = key_of(&body) {
+                    seen.lock().unwrap().entry(k).or_insert_with(Instant::now);
                 }
                 "ok"
             }
@@ -42,6 +46,11 @@ async fn receiver() -> (String, Arrivals) {
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, arrivals)
+}
+
+/// The notice a webhook is about.
+fn notice_id(body: &str) -> Option<i64> {
+    serde_json::from_str::<serde_json::Value>(body).ok()?["notice_id"].as_i64()
 }
 
 pub fn run(runs: usize, messages: usize) {
@@ -92,7 +101,7 @@ async fn run_async(runs: usize, messages: usize) {
     assert!(store.import(&admin, &region, "bench", false).await.unwrap().applied);
     let units: Vec<String> = region.units.iter().map(|(_, u)| u.code.to_string()).collect();
     let analyst = Principal { username: "analyst".into(), role: Role::Analyst, unit: None };
-    let (url, arrivals) = receiver().await;
+    let (url, arrivals) = receiver(notice_id).await;
     let hook = NewChannel {
         name: "bench hook".into(),
         kind: Via::Webhook,

@@ -8,8 +8,7 @@
 //! makes a new notice; timed from sending the request until the webhook
 //! that names the signature arrives.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shouwang_registry::AssetValue;
@@ -22,32 +21,12 @@ const SAMPLES: usize = 200;
 /// Marks a bench signature in the webhook's text.
 const TOKEN: &str = "BENCH-";
 
-type Arrivals = Arc<Mutex<HashMap<u64, Instant>>>;
-
-/// A webhook receiver: notes when the message naming each bench signature
-/// arrived (the notice's title is the alert's, which is the signature).
-async fn receiver() -> (String, Arrivals) {
-    let arrivals: Arrivals = Arc::default();
-    let seen = arrivals.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: String| {
-            let seen = seen.clone();
-            async move {
-                if let Some(i) = body.find(TOKEN) {
-                    let digits: String = body[i + TOKEN.len()..].chars().take_while(char::is_ascii_digit).collect();
-                    if let Ok(n) = digits.parse() {
-                        seen.lock().unwrap().entry(n).or_insert_with(Instant::now);
-                    }
-                }
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, arrivals)
+/// The bench signature a webhook names (the notice's title is the alert's,
+/// which is the signature).
+fn sample(body: &str) -> Option<u64> {
+    let i = body.find(TOKEN)?;
+    let digits: String = body[i + TOKEN.len()..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 pub fn run(runs: usize) {
@@ -93,7 +72,7 @@ async fn run_async(runs: usize) {
     let user = NewUser { username: "sensor".into(), display_name: "sensor".into(), role: Role::Sensor, unit: None, password: None };
     store.create_user(&admin, user).await.unwrap();
     let token = store.create_token(&admin, "sensor", "bench").await.unwrap();
-    let (url, arrivals) = receiver().await;
+    let (url, arrivals) = crate::outbox::receiver(sample).await;
     let hook = NewChannel {
         name: "bench hook".into(),
         kind: Via::Webhook,

@@ -33,7 +33,10 @@ pub async fn layer(State(s): State<AppState>, req: Request, next: Next) -> Respo
 
 async fn keyed(s: AppState, req: Request, next: Next) -> Result<Response, ApiError> {
     let key = req.headers().get(KEY).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    shouwang_store::check_key(&key).map_err(|e| ApiError::BadRequest(e.to_string().trim_start_matches("invalid: ").to_string()))?;
+    shouwang_store::check_key(&key).map_err(|e| match e {
+        shouwang_store::StoreError::Invalid(m) => ApiError::BadRequest(m),
+        other => other.into(),
+    })?;
     let (mut parts, body) = req.into_parts();
     // Who asks: keys are per caller. Without valid credentials the handler
     // answers 401 as usual.

@@ -129,29 +129,12 @@ impl Store {
             let mut tx = self.write().await?;
             for &(id, clock, due, rung) in batch {
                 let Some(n) = notices.get(&id) else { continue };
-                // Raised only if the clock still runs to this deadline now,
-                // under the write lock: the notice may have moved since it
-                // was read (acknowledged, answered, returned).
                 let running = if clock == "acknowledge" {
-                    "state = 'issued' AND acknowledge_due = $3"
+                    "SELECT 1 FROM notices WHERE id = $1 AND state = 'issued' AND acknowledge_due = $3"
                 } else {
-                    "state IN ('issued', 'acknowledged', 'in_progress', 'returned') AND answer_due = $3"
+                    "SELECT 1 FROM notices WHERE id = $1 AND state IN ('issued', 'acknowledged', 'in_progress', 'returned') AND answer_due = $3"
                 };
-                let inserted = sqlx::query(&format!(
-                    "INSERT INTO notice_alarms (notice_id, clock, due, step, at) SELECT $1, $2, $3, $4, $5 \
-                     WHERE EXISTS (SELECT 1 FROM notices WHERE id = $1 AND {running}) ON CONFLICT DO NOTHING"
-                ))
-                .bind(n.id)
-                .bind(clock)
-                .bind(due)
-                .bind(rung.as_str())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                if inserted.rows_affected() == 0 {
-                    continue; // raised by another sweeper, or the notice moved on
-                }
-                report.raised.push(raise(&mut tx, n, clock, due, rung, at, &rules).await?);
+                report.raised.extend(raise(&mut tx, n, Alarm { clock, due, rung }, running, at, &rules).await?);
             }
             tx.commit().await?;
         }
@@ -179,18 +162,42 @@ impl Store {
     }
 }
 
-/// Writes step `rung` of `clock` (due at `due` µs) on notice `n`, whose
-/// alarm row was just inserted: the timeline and audit entry, and the
-/// messages the rung's event sends.
+/// One step of one clock: `rung` of `clock`, due at `due` (µs, as stored).
+pub(super) struct Alarm {
+    pub clock: &'static str,
+    pub due: i64,
+    pub rung: Rung,
+}
+
+/// Raises `alarm` on notice `n` if it is not raised yet and its clock still
+/// runs to this due time, which `running` (a query on `$1`, the notice id,
+/// and `$3`, the due time) checks under the write lock: the notice may have
+/// moved since it was read, or another sweeper got there first. Raising
+/// writes the alarm, the timeline and audit entry, and the messages the
+/// rung's event sends.
 pub(super) async fn raise(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     n: &Notice,
-    clock: &'static str,
-    due: i64,
-    rung: Rung,
+    alarm: Alarm,
+    running: &str,
     at: i64,
     rules: &Rules,
-) -> Result<Raised> {
+) -> Result<Option<Raised>> {
+    let Alarm { clock, due, rung } = alarm;
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO notice_alarms (notice_id, clock, due, step, at) SELECT $1, $2, $3, $4, $5 \
+         WHERE EXISTS ({running}) ON CONFLICT DO NOTHING"
+    ))
+    .bind(n.id)
+    .bind(clock)
+    .bind(due)
+    .bind(rung.as_str())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(None);
+    }
     let p = deadlines();
     let due_at = crate::ts(due);
     let reason = format!("{clock} deadline {} ({rung})", shouwang_workflow::messages::cst_text(due_at));
@@ -205,7 +212,7 @@ pub(super) async fn raise(
         due: Some(due.div_euclid(1_000_000)),
     };
     let messages = enqueue(tx, &rules.outbound, n, &occ, at).await?;
-    Ok(Raised { notice_id: n.id, number: n.number.clone(), clock, due: due_at, rung, messages })
+    Ok(Some(Raised { notice_id: n.id, number: n.number.clone(), clock, due: due_at, rung, messages }))
 }
 
 /// How far ahead of a deadline the earliest step can fire, in wall seconds,

@@ -577,9 +577,12 @@ pub(crate) async fn reopen_on_detection(
     now: jiff::Timestamp,
     rules: &Rules,
 ) -> Result<usize> {
+    if alerts.is_empty() {
+        return Ok(0);
+    }
     // Most batches meet no notice at all: one cheap probe first.
     let any: Option<i64> = sqlx::query_scalar("SELECT notice_id FROM notice_alerts LIMIT 1").fetch_optional(&mut **tx).await?;
-    if any.is_none() || alerts.is_empty() {
+    if any.is_none() {
         return Ok(0);
     }
     let mut found: BTreeMap<i64, (i64, String, String, i64)> = BTreeMap::new();

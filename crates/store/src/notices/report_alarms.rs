@@ -11,7 +11,7 @@ use shouwang_workflow::report::CLOSURE_WITHIN;
 use shouwang_workflow::{Ladder, Rung, Within};
 use sqlx::Row;
 
-use super::alarms::{Raised, raise};
+use super::alarms::{Alarm, Raised, raise};
 use crate::{Result, Rules, Store};
 
 /// (clock, due column, done column): the operator's reporting clocks.
@@ -68,22 +68,8 @@ impl Store {
         for (id, clock, due, rung) in todo {
             let Some(n) = notices.get(&id) else { continue };
             let (due_col, done_col) = if clock == "report_first" { ("first_due", "first_at") } else { ("closure_due", "closure_at") };
-            // Only while the clock still runs to this due time, under the lock.
-            let inserted = sqlx::query(&format!(
-                "INSERT INTO notice_alarms (notice_id, clock, due, step, at) SELECT $1, $2, $3, $4, $5 WHERE EXISTS \
-                 (SELECT 1 FROM report_cases WHERE notice_id = $1 AND {due_col} = $3 AND {done_col} IS NULL) ON CONFLICT DO NOTHING"
-            ))
-            .bind(id)
-            .bind(clock)
-            .bind(due)
-            .bind(rung.as_str())
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-            if inserted.rows_affected() == 0 {
-                continue;
-            }
-            out.push(raise(&mut tx, n, clock, due, rung, at, rules).await?);
+            let running = format!("SELECT 1 FROM report_cases WHERE notice_id = $1 AND {due_col} = $3 AND {done_col} IS NULL");
+            out.extend(raise(&mut tx, n, Alarm { clock, due, rung }, &running, at, rules).await?);
         }
         tx.commit().await?;
         Ok(out)
