@@ -58,6 +58,7 @@ impl From<StoreError> for ApiError {
             StoreError::Stale(m) => ApiError::Stale(m),
             StoreError::TooLarge(m) => ApiError::TooLarge(m),
             StoreError::Unsupported(m) => ApiError::UnsupportedType(m),
+            StoreError::Limited { message, retry_after } => ApiError::Busy { message, retry_after },
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -31,6 +31,7 @@ pub use delivery::{Clock, Dispatch, spawn_dispatcher, spawn_sweeper, wall_clock}
 pub use error::ApiError;
 pub use events::{Consumer, Ingest, counters_json, dead_letter_json, stored_status};
 pub use metrics::Metrics;
+pub use notices::attachment_response;
 
 use auth::{Auth, Q};
 

@@ -146,9 +146,20 @@ pub enum Command {
     DeadLetters(DeadLettersCmd),
     /// Ingest state: streams and their positions, partitions, dead letters, spool backlog. JSON.
     Status,
-    /// The demo region generator.
-    #[command(subcommand)]
-    Demo(DemoCmd),
+    /// Run the demo: the demo region, one account per role (printed), live
+    /// events, and the web console on 127.0.0.1:8080. `demo generate`
+    /// writes the demo region as CSV files instead.
+    #[command(args_conflicts_with_subcommands = true)]
+    Demo {
+        #[command(subcommand)]
+        cmd: Option<DemoCmd>,
+        /// Address to listen on (overrides config).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Suricata alerts replayed per second (0: none).
+        #[arg(long, default_value_t = 5)]
+        events_per_second: u32,
+    },
     /// Print the example configuration with every key documented.
     ConfigExample,
 }

@@ -8,6 +8,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
 mod config;
+mod demo;
 mod detect;
 mod ingest;
 mod lines;
@@ -72,7 +73,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let me = local_principal();
     match cli.command {
         Command::ConfigExample => print!("{}", config::EXAMPLE),
-        Command::Demo(DemoCmd::Generate { out, seed, units, assets }) => {
+        Command::Demo { cmd: Some(DemoCmd::Generate { out, seed, units, assets }), .. } => {
             let b = shouwang_demo::generate(shouwang_demo::Spec { seed, units, assets });
             regio::write_csv_dir(&b, &out).with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!(
@@ -84,7 +85,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 out.display()
             );
         }
-        Command::Serve { listen, demo } => serve(&cfg, listen, demo).await?,
+        Command::Serve { listen, demo } => serve(&cfg, listen, if demo { Mode::DemoAdmin } else { Mode::Plain }).await?,
+        Command::Demo { cmd: None, listen, events_per_second } => serve(&cfg, listen, Mode::Demo { events_per_second }).await?,
         Command::Attribute { values, at } => {
             let att = Attributor::new(open_store(&cfg).await?).await?;
             let stdout = std::io::stdout();
@@ -403,10 +405,28 @@ fn print_outcome(o: &shouwang_store::ImportOutcome) {
     println!("  {:<24} {:>6}", "unchanged", s.unchanged);
 }
 
-async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, demo: bool) -> anyhow::Result<()> {
+/// What `serve` sets up besides the server.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Plain,
+    /// `serve --demo`: the demo region and an admin with an API token.
+    DemoAdmin,
+    /// `shouwang demo`: the region, an account per role, live events.
+    Demo {
+        events_per_second: u32,
+    },
+}
+
+async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, mode: Mode) -> anyhow::Result<()> {
     let store = open_store(cfg).await?;
-    if demo {
-        seed_demo(&store, listen.unwrap_or(cfg.server.listen)).await?;
+    let addr = listen.unwrap_or(cfg.server.listen);
+    match mode {
+        Mode::Plain => {}
+        Mode::DemoAdmin => seed_demo(&store, addr).await?,
+        Mode::Demo { .. } => {
+            seed_region(&store).await?;
+            demo::accounts_and_credentials(&store, &cfg.data_dir, addr).await?;
+        }
     }
     let attributor = Arc::new(Attributor::new(store.clone()).await?);
     let pipeline = ingest::pipeline_with(cfg, store.clone(), attributor.clone())?;
@@ -438,10 +458,22 @@ async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, demo: bool) -
     let clock = shouwang_server::wall_clock();
     let dispatcher = shouwang_server::spawn_dispatcher(store.clone(), sender, cfg.delivery.dispatch(), clock.clone());
     let sweeper = shouwang_server::spawn_sweeper(store.clone(), Duration::from_secs(cfg.delivery.sweep_secs), clock);
-    let addr = listen.unwrap_or(cfg.server.listen);
+    let replay = match mode {
+        Mode::Demo { events_per_second } if events_per_second > 0 => {
+            Some(demo::spawn_replay(state.ingest.spool.clone(), events_per_second))
+        }
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    tracing::info!(addr = %listener.local_addr()?, backend = ?store.backend(), "serving the API");
-    axum::serve(listener, shouwang_server::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!(addr = %listener.local_addr()?, backend = ?store.backend(), "serving the API and the web console");
+    // The console's sign-in limits count per client address: the peer's.
+    let app = shouwang_web::router(state.clone()).merge(shouwang_server::router(state));
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    if let Some(r) = replay {
+        r.abort();
+    }
     refresher.abort();
     retention.abort();
     // A message being sent now keeps its claim; it lapses and the message
@@ -493,17 +525,9 @@ async fn shutdown_signal() {
 /// password and token are printed once (to the terminal, never to logs).
 async fn seed_demo(store: &Store, addr: std::net::SocketAddr) -> anyhow::Result<()> {
     let me = Principal::local("demo");
-    if store.registry_version().await? == 0 {
-        let b = shouwang_demo::generate(shouwang_demo::Spec::default());
-        let out = store.import(&me, &b, "demo region (serve --demo)", false).await?;
-        if !out.errors.is_empty() {
-            bail!("the demo region failed to import: {}", out.errors[0]);
-        }
-        println!("Loaded the demo region 云岭省: {} units, {} assets.", b.units.len(), b.assets.len());
-    }
+    seed_region(store).await?;
     if store.user_count().await? == 0 {
-        use rand::Rng;
-        let password: String = rand::thread_rng().sample_iter(rand::distributions::Alphanumeric).take(20).map(char::from).collect();
+        let password = demo::password();
         let user = NewUser {
             username: "admin".into(),
             display_name: "Demo administrator".into(),
@@ -517,6 +541,19 @@ async fn seed_demo(store: &Store, addr: std::net::SocketAddr) -> anyhow::Result<
         println!("  password: {password}");
         println!("  API token: {token}");
         println!("Try: curl -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/attribute?q=10.0.0.1'");
+    }
+    Ok(())
+}
+
+/// On an empty registry, the demo region 云岭省.
+async fn seed_region(store: &Store) -> anyhow::Result<()> {
+    if store.registry_version().await? == 0 {
+        let b = shouwang_demo::generate(shouwang_demo::Spec::default());
+        let out = store.import(&Principal::local("demo"), &b, "demo region", false).await?;
+        if !out.errors.is_empty() {
+            bail!("the demo region failed to import: {}", out.errors[0]);
+        }
+        println!("Loaded the demo region 云岭省: {} units, {} assets.", b.units.len(), b.assets.len());
     }
     Ok(())
 }

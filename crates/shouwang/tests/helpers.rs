@@ -131,7 +131,9 @@ pub async fn spawn_app_with(detection: impl FnOnce(&std::path::Path) -> shouwang
     shouwang_server::spawn_index_refresh(attributor, Duration::from_millis(100));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, shouwang_server::router(state)).await.unwrap() });
+    // As the binary serves it: the console and the API, with peer addresses.
+    let router = shouwang_web::router(state.clone()).merge(shouwang_server::router(state));
+    tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap() });
     App { addr, store, admin_token, client: reqwest::Client::new(), dir, ingest }
 }
 

@@ -15,3 +15,4 @@ mod ingest_cli;
 mod notices_api;
 mod syslog;
 mod syslog_tls;
+mod web_console;

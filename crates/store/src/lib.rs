@@ -16,11 +16,13 @@ mod alerts;
 mod attribute;
 mod audit;
 mod batch;
+mod board;
 mod delivery;
 mod filter;
 mod idempotency;
 mod notices;
 mod registry;
+mod sessions;
 mod users;
 
 use std::path::Path;
@@ -33,6 +35,7 @@ pub use access::{Perm, Principal, Role, Visibility};
 pub use alerts::{Alert, AlertHits, AlertQuery, MAX_SAMPLES, Override};
 pub use attribute::{Affected, AssetView, Attribution, Attributor, UnitRef};
 pub use audit::{AuditEntry, ChainReport};
+pub use board::{Board, RegionRisk, UnitRisk};
 pub use delivery::{Attempt, Channel, InboxItem, NewChannel, OutboxQuery, OutboxRecord, Outgoing, Retry, TemplateEntry};
 pub use idempotency::{Claim, check_key};
 pub use notices::{
@@ -40,6 +43,10 @@ pub use notices::{
     Raised, Report, ReportCase, Sweep, safe_name,
 };
 pub use registry::{ClaimChange, ClaimRecord, ImportOutcome, ImportSummary, OverlapReport, UnitDetail, UnitSummary};
+pub use sessions::{
+    LANGUAGES, LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS, NewSession, PASSWORD_MAX, SESSION_IDLE, SESSION_LIFETIME, Session, SessionInfo,
+    check_password, new_totp_secret, random_token, totp_code,
+};
 pub use users::{NewUser, TokenInfo};
 
 /// What can go wrong in the store.
@@ -78,6 +85,9 @@ pub enum StoreError {
     /// Stored data failed to decode: a bug or manual tampering.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// Too many attempts (sign-in); retry after the given seconds.
+    #[error("{message}")]
+    Limited { message: String, retry_after: u32 },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -99,6 +109,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, include_str!("../migrations/sqlite/0007_attachments.sql"), include_str!("../migrations/postgres/0007_attachments.sql")),
     (8, include_str!("../migrations/sqlite/0008_reports.sql"), include_str!("../migrations/postgres/0008_reports.sql")),
     (9, include_str!("../migrations/sqlite/0009_request_keys.sql"), include_str!("../migrations/postgres/0009_request_keys.sql")),
+    (10, include_str!("../migrations/sqlite/0010_console.sql"), include_str!("../migrations/postgres/0010_console.sql")),
 ];
 
 /// The calendar and message templates in force, read before a transaction.
@@ -297,6 +308,19 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary: for values
+/// taken from the client (an address, a user agent) before they are kept.
+pub(crate) fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 pub(crate) fn now_micros() -> i64 {

@@ -4,9 +4,7 @@
 //! shown once; only their SHA-256 is stored, which is enough for a secret
 //! with that much entropy and keeps per-request checks cheap.
 
-use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use shouwang_registry::UnitCode;
@@ -73,13 +71,10 @@ impl Store {
             _ => {}
         }
         let hash = match &u.password {
-            Some(pw) if pw.chars().count() < 12 => return Err(StoreError::Invalid("password must be at least 12 characters".into())),
-            Some(pw) => Some(
-                Argon2::default()
-                    .hash_password(pw.as_bytes(), &SaltString::generate(&mut OsRng))
-                    .map_err(|e| StoreError::Invalid(format!("cannot hash password: {e}")))?
-                    .to_string(),
-            ),
+            Some(pw) => {
+                crate::sessions::check_password(&u.username, pw)?;
+                Some(crate::sessions::hash_password(pw)?)
+            }
             None => None,
         };
         let mut tx = self.write().await?;
@@ -109,7 +104,7 @@ impl Store {
         Ok(())
     }
 
-    async fn principal_of(&self, user_id: i64) -> Result<Option<Principal>> {
+    pub(crate) async fn principal_of(&self, user_id: i64) -> Result<Option<Principal>> {
         let Some(r) =
             sqlx::query("SELECT username, role, unit, disabled FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?
         else {
@@ -134,9 +129,9 @@ impl Store {
             Some(r) => (r.try_get("id")?, r.try_get("password_hash")?),
             None => (0, None),
         };
-        let Some(hash) = hash else { return Err(denied()) };
-        let parsed = PasswordHash::new(&hash).map_err(|e| StoreError::Corrupt(format!("password hash: {e}")))?;
-        Argon2::default().verify_password(password.as_bytes(), &parsed).map_err(|_| denied())?;
+        if password.len() > crate::sessions::PASSWORD_MAX || !crate::sessions::password_matches(hash.as_deref(), password) {
+            return Err(denied());
+        }
         self.principal_of(id).await?.ok_or_else(denied)
     }
 

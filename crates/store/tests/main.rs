@@ -90,4 +90,5 @@ store_tests!(
     upward_reports_run_their_clocks_from_first_report_to_closure,
     request_keys_replay_refuse_and_expire,
     reporting_clocks_remind_and_escalate_once,
+    web_sessions_sign_in_limit_expire_and_revoke,
 );

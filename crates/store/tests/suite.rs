@@ -235,15 +235,15 @@ pub async fn tokens_and_passwords(store: &Store) {
         unit: unit.map(|u| UnitCode::parse(u).unwrap()),
         password: pw.map(str::to_string),
     };
-    store.create_user(&admin(), nu("ops", Role::UnitOperator, Some("S1"), Some("correct horse battery"))).await.unwrap();
+    store.create_user(&admin(), nu("ops", Role::UnitOperator, Some("S1"), Some("Correct horse battery 9"))).await.unwrap();
     assert!(matches!(store.create_user(&admin(), nu("ops", Role::Analyst, None, None)).await, Err(StoreError::Conflict(_))));
     assert!(matches!(store.create_user(&admin(), nu("u2", Role::UnitOperator, None, None)).await, Err(StoreError::Invalid(_))));
     assert!(matches!(store.create_user(&admin(), nu("u3", Role::Analyst, Some("S1"), None)).await, Err(StoreError::Invalid(_))));
     assert!(matches!(store.create_user(&admin(), nu("u4", Role::Analyst, None, Some("short"))).await, Err(StoreError::Invalid(_))));
-    let p = store.login("ops", "correct horse battery").await.unwrap();
+    let p = store.login("ops", "Correct horse battery 9").await.unwrap();
     assert_eq!((p.role, p.unit.as_ref().map(|u| u.as_str())), (Role::UnitOperator, Some("S1")));
-    assert!(matches!(store.login("ops", "wrong horse battery").await, Err(StoreError::Forbidden(_))));
-    assert!(matches!(store.login("nobody", "correct horse battery").await, Err(StoreError::Forbidden(_))));
+    assert!(matches!(store.login("ops", "Wrong horse battery 9").await, Err(StoreError::Forbidden(_))));
+    assert!(matches!(store.login("nobody", "Correct horse battery 9").await, Err(StoreError::Forbidden(_))));
     let token = store.create_token(&admin(), "ops", "laptop").await.unwrap();
     assert!(token.starts_with("sw_") && token.len() == 67);
     assert_eq!(store.principal_for_token(&token).await.unwrap(), Some(p.clone()));
@@ -265,7 +265,7 @@ pub async fn tokens_and_passwords(store: &Store) {
     assert!(matches!(store.disable_user(&p, "ops", "self").await, Err(StoreError::Forbidden(_))));
     store.disable_user(&admin(), "ops", "left the unit").await.unwrap();
     assert_eq!(store.principal_for_token(&second).await.unwrap(), None);
-    assert!(matches!(store.login("ops", "correct horse battery").await, Err(StoreError::Forbidden(_))));
+    assert!(matches!(store.login("ops", "Correct horse battery 9").await, Err(StoreError::Forbidden(_))));
     let audit = store.audit_entries(&admin(), 20).await.unwrap();
     assert!(audit.iter().any(|e| e.action == "token.revoke" && e.reason == "laptop stolen"));
     assert!(audit.iter().any(|e| e.action == "user.disable" && e.target == "ops"));
@@ -650,4 +650,128 @@ pub async fn request_keys_replay_refuse_and_expire(store: &Store) {
     for bad in ["", "a b", "两"] {
         assert!(matches!(store.claim_request(&ana, bad, "POST", "/", b"", t).await, Err(StoreError::Invalid(_))), "{bad:?}");
     }
+}
+
+pub async fn web_sessions_sign_in_limit_expire_and_revoke(store: &Store) {
+    use shouwang_store::{LOGIN_PER_ACCOUNT, SESSION_IDLE, SESSION_LIFETIME, new_totp_secret, totp_code};
+    base(store).await;
+    let now = jiff::Timestamp::from_second(1_795_000_000).unwrap();
+    let user = |name: &str, pw: &str| NewUser {
+        username: name.into(),
+        display_name: name.into(),
+        role: Role::Analyst,
+        unit: None,
+        password: Some(pw.into()),
+    };
+    // The password rules, each named in its refusal.
+    for (pw, why) in [
+        ("Short1!", "at least 12"),
+        ("alllowercaseletters", "three of"),
+        ("Duty-officer-2026", "username"),
+        (&"Aa1!".repeat(100), "at most"),
+    ] {
+        match store.create_user(&admin(), user("duty-officer", pw)).await {
+            Err(StoreError::Invalid(m)) => assert!(m.contains(why), "{pw}: {m}"),
+            other => panic!("{pw}: {other:?}"),
+        }
+    }
+    let pw = "Night shift 42";
+    store.create_user(&admin(), user("duty-officer", pw)).await.unwrap();
+    store.create_user(&admin(), user("second", pw)).await.unwrap();
+
+    // Wrong password and unknown user: the same refusal.
+    for (u, p) in [("duty-officer", "Night shift 43"), ("nobody", pw)] {
+        assert!(
+            matches!(store.sign_in(u, p, "10.0.0.1", "ua", now).await, Err(StoreError::Forbidden(m)) if m == "wrong username or password")
+        );
+    }
+    let s = store.sign_in("Duty-Officer", pw, "10.0.0.1", "Mozilla/5.0", now).await.unwrap();
+    assert!(s.token.starts_with("ss_") && s.token.len() == 67 && s.csrf.len() == 64 && !s.needs_totp);
+    let live = store.session(&s.token, now).await.unwrap().expect("live session");
+    assert_eq!((live.principal.username.as_str(), live.lang.as_str(), live.csrf.as_str()), ("duty-officer", "zh-CN", s.csrf.as_str()));
+    // Only the token's hash is kept; a made-up token of the right shape is nobody.
+    let hashes: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM sessions").fetch_all(store.pool()).await.unwrap();
+    assert!(hashes.iter().all(|h| !h.contains(&s.token[3..])));
+    assert!(store.session(&format!("ss_{}", "ab".repeat(32)), now).await.unwrap().is_none());
+    assert!(store.session("ss_short", now).await.unwrap().is_none());
+
+    // Idle and lifetime limits.
+    let idle = now + SESSION_IDLE + jiff::SignedDuration::from_secs(1);
+    assert!(store.session(&s.token, idle).await.unwrap().is_none());
+    let mut t = now;
+    while t < now + SESSION_LIFETIME {
+        t += jiff::SignedDuration::from_mins(90);
+        let alive = store.session(&s.token, t).await.unwrap().is_some();
+        assert_eq!(alive, t < now + SESSION_LIFETIME, "at {t}");
+    }
+
+    // Rate limit: after five failures the right password is refused too,
+    // another account from the same address is not, and the window ends.
+    let later = now + jiff::SignedDuration::from_hours(20);
+    for _ in 0..LOGIN_PER_ACCOUNT {
+        assert!(matches!(store.sign_in("second", "Wrong guess 123", "10.0.0.9", "ua", later).await, Err(StoreError::Forbidden(_))));
+    }
+    match store.sign_in("second", pw, "10.0.0.9", "ua", later).await {
+        Err(StoreError::Limited { retry_after, .. }) => assert!((1..=900).contains(&retry_after), "{retry_after}"),
+        other => panic!("{other:?}"),
+    }
+    store.sign_in("duty-officer", pw, "10.0.0.9", "ua", later).await.unwrap();
+    let after = later + jiff::SignedDuration::from_mins(16);
+    let s2 = store.sign_in("second", pw, "10.0.0.9", "ua", after).await.unwrap();
+
+    // Listing and revoking: one's own, never another user's.
+    let mine = store.sign_in("duty-officer", pw, "10.0.0.2", "phone", after).await.unwrap();
+    let me = store.session(&mine.token, after).await.unwrap().unwrap();
+    let listed = store.sessions(&me.principal, after).await.unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0].user_agent, "phone");
+    let other = store.session(&s2.token, after).await.unwrap().unwrap();
+    assert!(matches!(store.revoke_session(&me.principal, other.id, after).await, Err(StoreError::NotFound(_))));
+    assert!(store.session(&s2.token, after).await.unwrap().is_some());
+    store.revoke_session(&me.principal, listed[1].id, after).await.unwrap();
+    assert_eq!(store.sessions(&me.principal, after).await.unwrap().len(), 1);
+    store.revoke_session(&admin(), other.id, after).await.unwrap();
+    assert!(store.session(&s2.token, after).await.unwrap().is_none());
+
+    // A password change ends the user's other sessions, not this one.
+    let elsewhere = store.sign_in("duty-officer", pw, "10.0.0.3", "tablet", after).await.unwrap();
+    assert!(matches!(store.change_password(&me, "Wrong one 1234", "New night 2026!", after).await, Err(StoreError::Forbidden(_))));
+    assert!(matches!(store.change_password(&me, pw, "weak", after).await, Err(StoreError::Invalid(_))));
+    store.change_password(&me, pw, "New night 2026!", after).await.unwrap();
+    assert!(store.session(&elsewhere.token, after).await.unwrap().is_none());
+    assert!(store.session(&mine.token, after).await.unwrap().is_some());
+    assert!(matches!(store.sign_in("duty-officer", pw, "10.0.0.3", "ua", after).await, Err(StoreError::Forbidden(_))));
+
+    // Language.
+    store.set_language(&me.principal, "en").await.unwrap();
+    assert_eq!(store.session(&mine.token, after).await.unwrap().unwrap().lang, "en");
+    assert!(matches!(store.set_language(&me.principal, "<script>").await, Err(StoreError::Invalid(_))));
+
+    // TOTP: enrolment needs a right code; then sign-in is half-open until
+    // the code is given, and the code mints a new token.
+    let (secret, url) = new_totp_secret("duty-officer");
+    assert!(url.starts_with("otpauth://totp/Shouwang:duty-officer?secret="), "{url}");
+    let code = totp_code(&secret, after).unwrap();
+    let wrong = if code == "123456" { "654321" } else { "123456" };
+    assert!(matches!(store.enable_totp(&me.principal, &secret, wrong, after).await, Err(StoreError::Invalid(_))));
+    store.enable_totp(&me.principal, &secret, &code, after).await.unwrap();
+    let half = store.sign_in("duty-officer", "New night 2026!", "10.0.0.4", "ua", after).await.unwrap();
+    assert!(half.needs_totp);
+    assert!(store.session(&half.token, after).await.unwrap().unwrap().pending_totp);
+    assert!(matches!(store.second_factor(&half.token, wrong, "10.0.0.4", "ua", after).await, Err(StoreError::Forbidden(_))));
+    let full = store.second_factor(&half.token, &totp_code(&secret, after).unwrap(), "10.0.0.4", "ua", after).await.unwrap();
+    assert_ne!(full.token, half.token);
+    assert!(store.session(&half.token, after).await.unwrap().is_none());
+    assert!(!store.session(&full.token, after).await.unwrap().unwrap().pending_totp);
+    // A full session cannot be used to pass a second factor again.
+    assert!(store.second_factor(&full.token, &totp_code(&secret, after).unwrap(), "10.0.0.4", "ua", after).await.is_err());
+
+    // Signing out ends the token; sign-ins and refusals are audited.
+    store.sign_out(&full.token, after).await.unwrap();
+    assert!(store.session(&full.token, after).await.unwrap().is_none());
+    let audit = store.audit_entries(&admin(), 200).await.unwrap();
+    for action in ["session.create", "session.refused", "session.password", "session.revoke", "session.end", "user.password", "user.totp"] {
+        assert!(audit.iter().any(|e| e.action == action), "no {action} in the audit trail");
+    }
+    assert!(audit.iter().all(|e| !e.detail.to_string().contains(pw)), "a password reached the audit trail");
 }

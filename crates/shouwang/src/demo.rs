@@ -1,0 +1,125 @@
+//! `shouwang demo`: the whole product on a laptop. The demo region, one
+//! account per role (credentials printed at every start, kept in
+//! `data/demo-accounts.txt`, readable by the owner only), and a stream of
+//! Suricata alerts aimed at the region, replayed live into the ingest
+//! spool so alerts and the board move while you watch.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::Rng;
+use shouwang_store::{NewUser, Principal, Role, Store};
+
+/// The unit whose operator the demo signs in as: it owns 10.6.158.1.
+const DEMO_UNIT: &str = "U00042";
+
+/// (username, display name, role, unit)
+fn accounts(supervisor: Option<String>) -> Vec<(&'static str, &'static str, Role, Option<String>)> {
+    let mut a = vec![
+        ("admin", "中心管理员 Admin", Role::CentreAdmin, None),
+        ("analyst", "值班分析员 Analyst", Role::Analyst, None),
+        ("leader", "中心领导 Leader", Role::Leader, None),
+        ("auditor", "审计员 Auditor", Role::Auditor, None),
+        ("unit", "成员单位 Unit operator", Role::UnitOperator, Some(DEMO_UNIT.to_string())),
+    ];
+    if let Some(s) = supervisor {
+        a.push(("supervisor", "主管单位 Supervisor", Role::Supervisor, Some(s)));
+    }
+    a
+}
+
+/// A password the rules accept: upper, lower, digit and a dash.
+pub fn password() -> String {
+    let tail: String = rand::thread_rng().sample_iter(rand::distributions::Alphanumeric).take(14).map(char::from).collect();
+    format!("Sw-{tail}-7")
+}
+
+/// Creates the accounts that do not exist yet and prints every account's
+/// credentials (from the file, for accounts made on an earlier run).
+pub async fn accounts_and_credentials(store: &Store, data_dir: &std::path::Path, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let me = Principal::local("demo");
+    let file = data_dir.join("demo-accounts.txt");
+    let mut kept = std::fs::read_to_string(&file).unwrap_or_default();
+    let supervisor = store.unit(&me, DEMO_UNIT).await.ok().and_then(|u| u.summary.supervisor);
+    for (username, display, role, unit) in accounts(supervisor) {
+        if kept.lines().any(|l| l.split_whitespace().next() == Some(username)) {
+            continue;
+        }
+        let pw = password();
+        let unit = unit.map(|u| shouwang_registry::UnitCode::parse(&u)).transpose().map_err(|e| anyhow::anyhow!(e))?;
+        let unit_text = unit.as_ref().map_or("-".to_string(), |u| u.to_string());
+        let user = NewUser { username: username.into(), display_name: display.into(), role, unit, password: Some(pw.clone()) };
+        match store.create_user(&me, user).await {
+            Ok(()) => kept.push_str(&format!("{username} {pw} {} {unit_text}\n", role.as_str())),
+            // Made by an older `serve --demo` (admin): its password was shown then.
+            Err(shouwang_store::StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    write_private(&file, &kept).with_context(|| format!("cannot write {}", file.display()))?;
+    println!();
+    println!("守望 Shouwang demo: open http://{addr}/ and sign in as any of these (kept in {}):", file.display());
+    println!("  {:<12} {:<22} {:<14} unit", "username", "password", "role");
+    for line in kept.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if let [u, p, r, unit] = f[..] {
+            println!("  {u:<12} {p:<22} {r:<14} {unit}");
+        }
+    }
+    println!();
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(text.as_bytes())
+}
+
+/// Replays generated Suricata alerts into the spool, `per_second` a second,
+/// stamped with the current time so they count as live.
+pub fn spawn_replay(spool: Arc<shouwang_pipeline::Spool>, per_second: u32) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let pool = shouwang_demo::eve_alerts(7, 5_000);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut next = 0usize;
+        loop {
+            tick.tick().await;
+            let now = jiff::Timestamp::now();
+            let stamp =
+                now.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(8))).strftime("%Y-%m-%dT%H:%M:%S%.6f%z").to_string();
+            let lines: Vec<String> = (0..per_second as usize)
+                .filter_map(|i| {
+                    let mut v: serde_json::Value = serde_json::from_str(&pool[(next + i) % pool.len()]).ok()?;
+                    v["timestamp"] = stamp.clone().into();
+                    Some(v.to_string())
+                })
+                .collect();
+            next = (next + per_second as usize) % pool.len();
+            let spool = spool.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                let recs: Vec<shouwang_pipeline::SpoolRecord> = lines
+                    .iter()
+                    .map(|l| shouwang_pipeline::SpoolRecord {
+                        format: shouwang_ingest::Format::Eve,
+                        variant: "",
+                        received: now,
+                        source: "demo",
+                        sensor: Some("demo-replay"),
+                        reject: None,
+                        bytes: l.as_bytes(),
+                    })
+                    .collect();
+                spool.append(&recs)
+            })
+            .await;
+            if let Ok(Err(e)) = done {
+                tracing::warn!(error = %e, "demo replay: the spool refused events");
+            }
+        }
+    })
+}

@@ -1,0 +1,325 @@
+//! The web console through real HTTP, as a browser without JavaScript
+//! would use it: cookies, forms, redirects. The security cases of the
+//! console issue live here: CSRF forgery, session fixation, escaping,
+//! over-long input, open redirects, other tenants' records, brute force.
+
+use std::collections::HashMap;
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use shouwang_store::{Move, NewNotice, NewUser, Principal, Role};
+
+use crate::helpers::{App, spawn_app};
+
+const PW: &str = "Console test 2026!";
+
+/// A cookie-keeping client that does not follow redirects, so each
+/// response can be checked.
+struct Browser<'a> {
+    app: &'a App,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a App) -> Browser<'a> {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { app, client, cookies: HashMap::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn keep(&mut self, r: reqwest::Response) -> Page {
+        for c in r.headers().get_all(SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            let (kv, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = kv.split_once('=').unwrap();
+            assert!(attrs.contains("HttpOnly") && attrs.contains("Secure") && attrs.contains("SameSite=Lax"), "{c}");
+            if v.is_empty() {
+                self.cookies.remove(k)
+            } else {
+                self.cookies.insert(k.to_string(), v.to_string())
+            };
+        }
+        let status = r.status();
+        let location = r.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_string());
+        Page { status, location, body: r.text().await.unwrap() }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let r = self.client.get(format!("{}{path}", self.app.addr)).header(COOKIE, self.cookie_header()).send().await.unwrap();
+        self.keep(r).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self.client.post(format!("{}{path}", self.app.addr)).header(COOKIE, self.cookie_header()).form(form).send().await.unwrap();
+        self.keep(r).await
+    }
+
+    /// The CSRF token the last page's forms carry.
+    fn csrf_of(page: &Page) -> String {
+        let at = page.body.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+        page.body[at..at + 64].to_string()
+    }
+
+    async fn sign_in(&mut self, user: &str, password: &str, next: &str) -> Page {
+        let login = self.get(&format!("/login?next={}", url_enc(next))).await;
+        let csrf = Self::csrf_of(&login);
+        self.post("/login", &[("username", user), ("password", password), ("csrf", &csrf), ("next", next)]).await
+    }
+}
+
+fn url_enc(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+async fn person(app: &App, name: &str, role: Role, unit: Option<&str>) {
+    let unit = unit.map(|u| shouwang_registry::UnitCode::parse(u).unwrap());
+    let u = NewUser { username: name.into(), display_name: format!("<b>{name}</b>"), role, unit, password: Some(PW.into()) };
+    app.store.create_user(&Principal::local("t"), u).await.unwrap();
+}
+
+/// A notice for S1, issued, whose text fields all carry script.
+async fn hostile_notice(app: &App) -> i64 {
+    let n: NewNotice = serde_json::from_value(serde_json::json!({
+        "kind": "incident", "unit": "S1", "level": "III",
+        "title": "<script>alert('title')</script>", "summary": "<img src=x onerror=alert(1)>",
+        "actions": "\"><svg onload=alert(2)>", "assets": ["192.0.2.10"],
+    }))
+    .unwrap();
+    let p = Principal::local("t");
+    let d = app.store.create_notice(&p, &n, jiff::Timestamp::now()).await.unwrap();
+    let issue: Move = serde_json::from_value(serde_json::json!({ "action": "issue" })).unwrap();
+    app.store.move_notice(&p, d.notice.id, d.notice.version, &issue, jiff::Timestamp::now()).await.unwrap();
+    d.notice.id
+}
+
+async fn state_of(app: &App, id: i64) -> String {
+    app.store.notice(&Principal::local("t"), id, jiff::Timestamp::now()).await.unwrap().notice.state.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_acknowledges_and_answers_and_nothing_forged_gets_through() {
+    let app = spawn_app().await;
+    app.seed_registry().await;
+    person(&app, "ops-s1", Role::UnitOperator, Some("S1")).await;
+    person(&app, "ops-h1", Role::UnitOperator, Some("H1")).await;
+    let id = hostile_notice(&app).await;
+
+    let mut s1 = Browser::new(&app);
+    let home = s1.sign_in("ops-s1", PW, "/").await;
+    assert_eq!((home.status, home.location.as_deref()), (StatusCode::SEE_OTHER, Some("/")));
+    assert_eq!(s1.get("/").await.location.as_deref(), Some("/notices"));
+    let list = s1.get("/notices").await;
+    assert_eq!(list.status, StatusCode::OK);
+    // Script in every field is text, on the list and the notice and the print.
+    assert!(list.body.contains("&#60;script&#62;alert(&#39;title&#39;)&#60;/script&#62;"), "{}", list.body);
+    let page = s1.get(&format!("/notices/{id}")).await;
+    let print = s1.get(&format!("/notices/{id}/print")).await;
+    for body in [&list.body, &page.body, &print.body] {
+        for raw in ["<script>alert", "<img src=x", "<svg onload", "<b>ops-s1</b>"] {
+            assert!(!body.contains(raw), "unescaped `{raw}`");
+        }
+    }
+    assert!(page.body.contains("&#60;img src=x onerror=alert(1)&#62;"));
+    let csrf = Browser::csrf_of(&page);
+
+    // Forged: a wrong token, no token, a token from another session, a cross-site request.
+    let mut h1 = Browser::new(&app);
+    h1.sign_in("ops-h1", PW, "/").await;
+    let other_csrf = Browser::csrf_of(&h1.get("/notices").await);
+    let path = format!("/notices/{id}/move");
+    for token in ["0".repeat(64).as_str(), "", other_csrf.as_str()] {
+        let r = s1.post(&path, &[("csrf", token), ("action", "acknowledge"), ("version", "2")]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "token {token:?}");
+    }
+    let r = s1.post(&path, &[("action", "acknowledge"), ("version", "2")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let cross = s1
+        .client
+        .post(format!("{}{path}", app.addr))
+        .header(COOKIE, s1.cookie_header())
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("csrf", csrf.as_str()), ("action", "acknowledge"), ("version", "2")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    assert_eq!(state_of(&app, id).await, "issued");
+
+    // Another unit's operator: the notice does not exist for them, by any door.
+    for p in [format!("/notices/{id}"), format!("/notices/{id}/print")] {
+        assert_eq!(h1.get(&p).await.status, StatusCode::NOT_FOUND, "{p}");
+    }
+    let h1_csrf = other_csrf;
+    let r = h1.post(&path, &[("csrf", &h1_csrf), ("action", "acknowledge"), ("version", "2")]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(!h1.get("/notices").await.body.contains(&format!("/notices/{id}\"")));
+    assert_eq!(state_of(&app, id).await, "issued");
+
+    // Over-long text is refused with a reason and changes nothing.
+    let long = "长".repeat(100_000);
+    let r = s1.post(&path, &[("csrf", &csrf), ("action", "acknowledge"), ("version", "2"), ("reason", &long)]).await;
+    assert!(matches!(r.status, StatusCode::UNPROCESSABLE_ENTITY | StatusCode::PAYLOAD_TOO_LARGE), "{}", r.status);
+    assert_eq!(state_of(&app, id).await, "issued");
+
+    // The real thing: acknowledge, then answer.
+    let r = s1.post(&path, &[("csrf", &csrf), ("action", "acknowledge"), ("version", "2")]).await;
+    assert_eq!((r.status, r.location.as_deref()), (StatusCode::SEE_OTHER, Some(format!("/notices/{id}").as_str())));
+    assert_eq!(state_of(&app, id).await, "acknowledged");
+    // A stale form (the version it was read at) is refused, not applied twice.
+    let r = s1.post(&path, &[("csrf", &csrf), ("action", "acknowledge"), ("version", "2")]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let answer = [
+        ("csrf", csrf.as_str()),
+        ("action", "answer"),
+        ("version", "3"),
+        ("outcome", "fixed"),
+        ("cause", "<script>x</script> weak password"),
+        ("measures", "changed it"),
+        ("result", "closed the port"),
+        ("fixed_on", "2026-11-20"),
+    ];
+    let r = s1.post(&path, &answer).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state_of(&app, id).await, "answered");
+    let page = s1.get(&format!("/notices/{id}")).await;
+    assert!(page.body.contains("&#60;script&#62;x&#60;/script&#62; weak password") && !page.body.contains("<script>x"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_refuses_fixation_open_redirects_and_guessing() {
+    let app = spawn_app().await;
+    app.seed_registry().await;
+    person(&app, "analyst", Role::Analyst, None).await;
+
+    // A session token planted before sign-in is not adopted.
+    let mut b = Browser::new(&app);
+    let planted = format!("ss_{}", "ab".repeat(32));
+    b.cookies.insert("__Host-sw_session".into(), planted.clone());
+    assert_eq!(b.get("/notices").await.location.as_deref(), Some("/login?next=%2Fnotices"));
+    let r = b.sign_in("analyst", PW, "/notices").await;
+    assert_eq!(r.location.as_deref(), Some("/notices"));
+    let token = b.cookies["__Host-sw_session"].clone();
+    assert!(token.starts_with("ss_") && token != planted);
+    assert_eq!(b.get("/notices").await.status, StatusCode::OK);
+
+    // `next` only ever leads to this site.
+    for (next, to) in [
+        ("//evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("/notices?state=issued", "/notices?state=issued"),
+        ("javascript:alert(1)", "/"),
+    ] {
+        let mut c = Browser::new(&app);
+        let r = c.sign_in("analyst", PW, next).await;
+        assert_eq!(r.location.as_deref(), Some(to), "next={next}");
+    }
+
+    // The login form needs its own CSRF cookie echoed.
+    let mut c = Browser::new(&app);
+    let r = c.post("/login", &[("username", "analyst"), ("password", PW), ("csrf", &"1".repeat(64))]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let login = c.get("/login").await;
+    let r = c.post("/login", &[("username", "analyst"), ("password", PW), ("csrf", &"1".repeat(64))]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!c.cookies.contains_key("__Host-sw_session"));
+    drop(login);
+
+    // Guessing: five wrong passwords, then the right one is refused too.
+    let mut g = Browser::new(&app);
+    for _ in 0..shouwang_store::LOGIN_PER_ACCOUNT {
+        let r = g.sign_in("analyst", "Wrong guess 2026!", "/").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(r.body.contains("用户名或密码错误"));
+    }
+    let r = g.sign_in("analyst", PW, "/").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(!g.cookies.contains_key("__Host-sw_session"));
+
+    // Signing out ends the session server-side: the old cookie is dead.
+    let csrf = Browser::csrf_of(&b.get("/notices").await);
+    let r = b.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(r.location.as_deref(), Some("/login"));
+    b.cookies.insert("__Host-sw_session".into(), token);
+    assert_eq!(b.get("/notices").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_for_its_roles_in_both_languages_and_the_board_is_live() {
+    let app = spawn_app().await;
+    app.seed_registry().await;
+    for (name, role, unit) in [
+        ("admin2", Role::CentreAdmin, None),
+        ("analyst", Role::Analyst, None),
+        ("leader", Role::Leader, None),
+        ("auditor", Role::Auditor, None),
+        ("ops", Role::UnitOperator, Some("S1")),
+    ] {
+        person(&app, name, role, unit).await;
+    }
+    let id = hostile_notice(&app).await;
+    let pages = ["/board", "/alerts", "/notices", &format!("/notices/{id}"), "/units", "/units/S1", "/audit", "/account"];
+    // (user, pages they get, pages refused)
+    let expect: [(&str, &[usize], &[usize]); 5] = [
+        ("admin2", &[0, 1, 2, 3, 4, 5, 6, 7], &[]),
+        ("analyst", &[0, 1, 2, 3, 4, 5, 7], &[6]),
+        ("leader", &[0, 1, 2, 3, 4, 5, 7], &[6]),
+        ("auditor", &[6, 7], &[0, 1, 2, 4]),
+        ("ops", &[1, 2, 3, 4, 5, 7], &[0, 6]),
+    ];
+    for (user, ok, refused) in expect {
+        let mut b = Browser::new(&app);
+        b.sign_in(user, PW, "/").await;
+        for lang in ["zh-CN", "en"] {
+            let csrf = Browser::csrf_of(&b.get("/account").await);
+            assert_eq!(
+                b.post("/account/language", &[("csrf", &csrf), ("lang", lang), ("back", "/account")]).await.status,
+                StatusCode::SEE_OTHER
+            );
+            for i in ok {
+                let p = b.get(pages[*i]).await;
+                assert_eq!(p.status, StatusCode::OK, "{user} {lang} {}: {}", pages[*i], p.body);
+                assert!(p.body.contains(&format!("<html lang=\"{lang}\">")), "{user} {}", pages[*i]);
+            }
+            for i in refused {
+                assert_eq!(b.get(pages[*i]).await.status, StatusCode::FORBIDDEN, "{user} {}", pages[*i]);
+            }
+        }
+        let board = b.get("/board").await;
+        if ok.contains(&0) {
+            assert!(board.body.contains("id=\"board-data\"") && board.body.contains("\"open\":[0,0,1,0]"), "{}", board.body);
+        }
+    }
+
+    // The board over SSE: the figures at once, and again when they change.
+    let mut b = Browser::new(&app);
+    b.sign_in("analyst", PW, "/board").await;
+    let mut sse = b.client.get(format!("{}/board/events", app.addr)).header(COOKIE, b.cookie_header()).send().await.unwrap();
+    assert_eq!(sse.headers()["content-type"], "text/event-stream");
+    let mut seen = String::new();
+    while !seen.contains("\n\n") {
+        seen.push_str(&String::from_utf8_lossy(&sse.chunk().await.unwrap().unwrap()));
+    }
+    assert!(seen.starts_with("event: board\ndata: {") && seen.contains("\"open\":[0,0,1,0]"), "{seen}");
+    hostile_notice(&app).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut later = String::new();
+    while !later.contains("\"open\":[0,0,2,0]") {
+        let chunk = tokio::time::timeout_at(deadline, sse.chunk()).await.expect("the board did not update within 20 s").unwrap().unwrap();
+        later.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // A unit operator has no board feed.
+    let mut ops = Browser::new(&app);
+    ops.sign_in("ops", PW, "/").await;
+    assert_eq!(ops.get("/board/events").await.status, StatusCode::FORBIDDEN);
+}
