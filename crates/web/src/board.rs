@@ -107,9 +107,8 @@ impl Hub {
 #[template(path = "board.html")]
 struct BoardPage {
     f: Frame,
-    /// The figures as JSON, for the charts' first drawing (not executed:
-    /// a `type="application/json"` script; `<` is escaped by serde_json? no —
-    /// see [`json_for_html`]).
+    /// The figures as JSON for the charts' first drawing, inside a
+    /// `type="application/json"` element, made safe by [`json_for_html`].
     data: String,
 }
 
