@@ -257,7 +257,7 @@ impl Store {
         }
         let at = now.as_microsecond();
         let row = sqlx::query(
-            "SELECT s.id, s.user_id, s.csrf, s.pending_totp, s.seen_at, u.display_name, u.lang, u.totp_secret
+            "SELECT s.id, s.csrf, s.pending_totp, s.seen_at, u.username, u.role, u.unit, u.disabled, u.display_name, u.lang, u.totp_secret
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.seen_at > $3",
         )
@@ -267,7 +267,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let Some(principal) = self.principal_of(r.try_get("user_id")?).await? else { return Ok(None) };
+        let Some(principal) = crate::users::principal_in(&r)? else { return Ok(None) };
         let id: i64 = r.try_get("id")?;
         // Marking use costs a write: once a minute is precise enough for an idle limit of hours.
         if r.try_get::<i64, _>("seen_at")? < at - 60_000_000 {
@@ -302,11 +302,14 @@ impl Store {
             return Err(StoreError::Forbidden("wrong code".into()));
         }
         self.clear_attempt(&account, ip, now).await?;
-        self.end_session_id(s.id, now).await?;
+        self.end_session(s.id, now, None).await?;
         self.open_session(row.try_get("id")?, false, ip, user_agent, now).await
     }
 
-    async fn end_session_id(&self, id: i64, now: Timestamp) -> Result<u64> {
+    /// Ends session `id`; when it was live and `audit_as` names the act
+    /// (who, action, target, reason), that is recorded in the same
+    /// transaction. Whether it was live.
+    async fn end_session(&self, id: i64, now: Timestamp, audit_as: Option<(&Principal, &str, &str, &str)>) -> Result<bool> {
         let mut tx = self.write().await?;
         let n = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now.as_microsecond())
@@ -314,17 +317,17 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        if let (1, Some((p, action, target, reason))) = (n, audit_as) {
+            audit(&mut tx, p, action, target, reason, &serde_json::json!({ "session": id })).await?;
+        }
         tx.commit().await?;
-        Ok(n)
+        Ok(n == 1)
     }
 
     /// Signing out: the token stops working at once.
     pub async fn sign_out(&self, token: &str, now: Timestamp) -> Result<()> {
         if let Some(s) = self.session(token, now).await? {
-            self.end_session_id(s.id, now).await?;
-            let mut tx = self.write().await?;
-            audit(&mut tx, &s.principal, "session.end", &s.principal.username, "signed out", &serde_json::json!({})).await?;
-            tx.commit().await?;
+            self.end_session(s.id, now, Some((&s.principal, "session.end", &s.principal.username, "signed out"))).await?;
         }
         Ok(())
     }
@@ -365,11 +368,7 @@ impl Store {
         .await?;
         let owner = owner.filter(|o| *o == p.username || p.require(Perm::ManageUsers).is_ok());
         let owner = owner.ok_or_else(|| StoreError::NotFound(format!("session {id}")))?;
-        if self.end_session_id(id, now).await? == 1 {
-            let mut tx = self.write().await?;
-            audit(&mut tx, p, "session.revoke", &owner, "revoked", &serde_json::json!({ "session": id })).await?;
-            tx.commit().await?;
-        }
+        self.end_session(id, now, Some((p, "session.revoke", &owner, "revoked"))).await?;
         Ok(())
     }
 

@@ -110,15 +110,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        if r.try_get::<i64, _>("disabled")? != 0 {
-            return Ok(None);
-        }
-        let unit: Option<String> = r.try_get("unit")?;
-        Ok(Some(Principal {
-            username: r.try_get("username")?,
-            role: Role::parse(&r.try_get::<String, _>("role")?)?,
-            unit: unit.map(|u| UnitCode::parse(&u)).transpose().map_err(StoreError::Corrupt)?,
-        }))
+        principal_in(&r)
     }
 
     /// Checks a password; the same error for an unknown user and a wrong password.
@@ -232,4 +224,18 @@ impl Store {
             None => Ok(None),
         }
     }
+}
+
+/// The principal in a row with a user's `username`, `role`, `unit` and
+/// `disabled` columns; `None` for a disabled user.
+pub(crate) fn principal_in(r: &sqlx::any::AnyRow) -> Result<Option<Principal>> {
+    if r.try_get::<i64, _>("disabled")? != 0 {
+        return Ok(None);
+    }
+    let unit: Option<String> = r.try_get("unit")?;
+    Ok(Some(Principal {
+        username: r.try_get("username")?,
+        role: Role::parse(&r.try_get::<String, _>("role")?)?,
+        unit: unit.map(|u| UnitCode::parse(&u)).transpose().map_err(StoreError::Corrupt)?,
+    }))
 }

@@ -11,7 +11,7 @@ use shouwang_store::{Alert, AlertQuery, FromAlerts, Perm};
 use shouwang_workflow::Kind;
 
 use crate::Web;
-use crate::frame::{Frame, OrPage, PageError, PageResult, Viewer, render, when};
+use crate::frame::{Frame, OrPage, PageError, PageResult, Viewer, non_empty, render};
 
 const PAGE: i64 = 50;
 
@@ -31,11 +31,6 @@ pub struct Filters {
     page: i64,
 }
 
-fn some(s: &str) -> Option<String> {
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_string())
-}
-
 #[derive(Template)]
 #[template(path = "alerts.html")]
 struct AlertsPage {
@@ -50,10 +45,6 @@ struct AlertsPage {
 }
 
 impl AlertsPage {
-    fn when(&self, t: &jiff::Timestamp) -> String {
-        when(t)
-    }
-
     fn next_page(&self) -> String {
         let q = &self.q;
         let mut s = url::form_urlencoded::Serializer::new(String::new());
@@ -66,10 +57,10 @@ impl AlertsPage {
 async fn list_page(w: &Web, v: &Viewer, q: Filters, error: Option<String>) -> PageResult {
     let page = q.page.clamp(0, 10_000);
     let query = AlertQuery {
-        unit: some(&q.unit),
-        level: some(&q.level),
-        category: some(&q.category),
-        rule: some(&q.rule),
+        unit: non_empty(&q.unit),
+        level: non_empty(&q.level),
+        category: non_empty(&q.category),
+        rule: non_empty(&q.rule),
         limit: Some(PAGE + 1),
         offset: Some(page * PAGE),
         ..AlertQuery::default()
@@ -112,11 +103,7 @@ struct AlertPage {
     error: Option<String>,
 }
 
-impl AlertPage {
-    fn when(&self, t: &jiff::Timestamp) -> String {
-        when(t)
-    }
-}
+impl AlertPage {}
 
 async fn alert_page(w: &Web, v: &Viewer, id: i64, error: Option<String>) -> PageResult {
     let a = w.app.store.alert(v.principal(), id).await.or_page(v)?;

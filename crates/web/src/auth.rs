@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use shouwang_store::{SessionInfo, StoreError, new_totp_secret};
 
-use crate::frame::{Frame, OrPage, PageResult, Viewer, render, when};
+use crate::frame::{Frame, OrPage, PageResult, Viewer, enc, render};
 use crate::i18n::{Catalog, catalog};
 use crate::{LOGIN_COOKIE, SESSION_COOKIE, Web, cookie};
 
@@ -131,10 +131,6 @@ pub async fn login(State(w): State<Web>, parts: Parts, Form(f): Form<LoginForm>)
     }
 }
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 pub async fn totp_page(parts: Parts, Query(q): Query<NextQuery>) -> Response {
     let Some(s) = crate::session_of(&parts).filter(|s| s.pending_totp) else { return Redirect::to("/login").into_response() };
     let next = safe_next(q.next.as_deref());
@@ -209,12 +205,6 @@ async fn account_page(w: &Web, v: &Viewer, message: Option<String>, error: Optio
         error,
     };
     Ok((status, render(&page)).into_response())
-}
-
-impl AccountPage {
-    fn when(&self, t: &jiff::Timestamp) -> String {
-        when(t)
-    }
 }
 
 pub async fn account(State(w): State<Web>, v: Viewer) -> PageResult {

@@ -29,7 +29,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Viewer {
             Some(s) if s.pending_totp => Err(Redirect::to("/login/totp").into_response()),
             Some(session) => Ok(Viewer { t: catalog(&session.lang), session, path }),
             None => {
-                let to = format!("/login?next={}", url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>());
+                let to = format!("/login?next={}", enc(&path));
                 // htmx follows HX-Redirect with a full page load.
                 let mut resp = Redirect::to(&to).into_response();
                 if parts.headers.contains_key("hx-request") {
@@ -139,6 +139,17 @@ pub fn when(t: &jiff::Timestamp) -> String {
 
 pub fn when_opt(t: &Option<jiff::Timestamp>) -> String {
     t.as_ref().map(when).unwrap_or_default()
+}
+
+/// A form field's value, trimmed; `None` when blank (an unused filter).
+pub fn non_empty(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// `s` percent-encoded for a query string.
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// A page that could not be shown: the status and a message in the

@@ -78,8 +78,9 @@ pub fn router(app: AppState) -> Router {
         .route("/units", get(registry::units))
         .route("/units/{code}", get(registry::unit))
         .route("/audit", get(registry::audit))
-        .route("/static/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(web.clone(), guard))
+        // Static files need no session: served without the guard's lookup.
+        .route("/static/{name}", get(assets::serve))
         .with_state(web)
 }
 

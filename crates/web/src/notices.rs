@@ -12,7 +12,7 @@ use shouwang_store::{Move, NewAnswer, Notice, NoticeDetail, NoticeQuery, StoreEr
 use shouwang_workflow::{Action, Outcome, State as NState};
 
 use crate::Web;
-use crate::frame::{Frame, OrPage, PageError, PageResult, Viewer, render, when, when_opt};
+use crate::frame::{Frame, OrPage, PageError, PageResult, Viewer, non_empty, render, when};
 
 const PAGE: i64 = 50;
 
@@ -41,10 +41,6 @@ struct NoticesPage {
 }
 
 impl NoticesPage {
-    fn when(&self, t: &Option<jiff::Timestamp>) -> String {
-        when_opt(t)
-    }
-
     fn state_name(&self, s: &NState) -> String {
         self.f.t.t(&format!("state.{s}")).to_string()
     }
@@ -61,17 +57,12 @@ impl NoticesPage {
     }
 }
 
-fn some(s: &str) -> Option<String> {
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_string())
-}
-
 pub async fn list(State(w): State<Web>, v: Viewer, Query(q): Query<Filters>) -> PageResult {
     let page = q.page.clamp(0, 10_000);
     let query = NoticeQuery {
-        unit: some(&q.unit),
-        state: some(&q.state),
-        level: some(&q.level),
+        unit: non_empty(&q.unit),
+        state: non_empty(&q.state),
+        level: non_empty(&q.level),
         kind: None,
         overdue: q.overdue.is_some(),
         limit: Some(PAGE + 1),
@@ -104,14 +95,6 @@ struct NoticePage {
 }
 
 impl NoticePage {
-    fn when(&self, t: &jiff::Timestamp) -> String {
-        when(t)
-    }
-
-    fn when_opt(&self, t: &Option<jiff::Timestamp>) -> String {
-        when_opt(t)
-    }
-
     fn state_name(&self, s: &str) -> String {
         if s.is_empty() { String::new() } else { self.f.t.t(&format!("state.{s}")).to_string() }
     }
@@ -260,11 +243,7 @@ struct PrintPage {
     printed: String,
 }
 
-impl PrintPage {
-    fn when_opt(&self, t: &Option<jiff::Timestamp>) -> String {
-        when_opt(t)
-    }
-}
+impl PrintPage {}
 
 /// The notice as a document to print or save as PDF from the browser.
 pub async fn print(State(w): State<Web>, v: Viewer, Path(id): Path<i64>) -> PageResult {

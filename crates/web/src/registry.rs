@@ -7,7 +7,7 @@ use serde::Deserialize;
 use shouwang_store::{AuditEntry, ClaimRecord, UnitDetail, UnitSummary};
 
 use crate::Web;
-use crate::frame::{Frame, OrPage, PageResult, Viewer, render, when};
+use crate::frame::{Frame, OrPage, PageResult, Viewer, render};
 
 const PAGE: i64 = 50;
 
@@ -55,14 +55,6 @@ struct UnitPage {
 }
 
 impl UnitPage {
-    fn when(&self, t: &jiff::Timestamp) -> String {
-        when(t)
-    }
-
-    fn when_opt(&self, t: &Option<jiff::Timestamp>) -> String {
-        crate::frame::when_opt(t)
-    }
-
     /// What makes an asset matter, in a few words: 等保 level, 关基, news site.
     fn criticality(&self, c: &shouwang_registry::Criticality) -> String {
         let mut parts = Vec::new();
@@ -95,11 +87,7 @@ struct AuditPage {
     entries: Vec<AuditEntry>,
 }
 
-impl AuditPage {
-    fn when(&self, t: &jiff::Timestamp) -> String {
-        when(t)
-    }
-}
+impl AuditPage {}
 
 pub async fn audit(State(w): State<Web>, v: Viewer) -> PageResult {
     let entries = w.app.store.audit_entries(v.principal(), 200).await.or_page(&v)?;
