@@ -51,11 +51,25 @@ pub fn spawn_dispatcher(store: Store, sender: Arc<Sender>, d: Dispatch, clock: C
         let (store, clock) = (store.clone(), clock.clone());
         tokio::spawn(async move {
             let mut buf = Vec::with_capacity(512);
+            // One warning per distinct error a minute: a channel that is down
+            // or not configured fails every message the same way, and the
+            // outbox keeps each failure anyway.
+            let mut quiet: std::collections::HashMap<String, (std::time::Instant, u64)> = Default::default();
             while done_rx.recv_many(&mut buf, 512).await > 0 {
                 for (id, a) in &buf {
                     if let Attempt::Failed(e) | Attempt::Refused(e) = a {
-                        tracing::warn!(message = id, error = %e, "delivery attempt failed");
+                        let (now, key) = (std::time::Instant::now(), e.to_string());
+                        match quiet.get_mut(&key) {
+                            Some((last, n)) if now.duration_since(*last) <= Duration::from_secs(60) => *n += 1,
+                            _ => {
+                                let hidden = quiet.insert(key, (now, 0)).map_or(0, |(_, n)| n);
+                                tracing::warn!(message = id, error = %e, same_error_not_logged = hidden, "delivery attempt failed");
+                            }
+                        }
                     }
+                }
+                if quiet.len() > 1000 {
+                    quiet.clear();
                 }
                 if let Err(e) = store.finish_outbox(&buf, clock(), &d.retry).await {
                     // The claims lapse and the messages are tried again.

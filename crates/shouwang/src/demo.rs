@@ -14,6 +14,13 @@ use shouwang_store::{NewUser, Principal, Role, Store};
 
 /// The unit whose operator the demo signs in as: it owns 10.6.158.1.
 const DEMO_UNIT: &str = "U00042";
+const DEMO_UNIT_ADDR: &str = "10.6.158.1";
+
+/// Every `AIMED`-th replayed alert hits the demo unit, so its operator has
+/// alerts and notices to work on; every other one of those is a beacon the
+/// demo's auto-issue rule turns into an issued notice.
+const AIMED: usize = 10;
+const BEACON: (u64, &str, &str) = (2039001, "ET MALWARE Demo Cobalt Strike Beacon Check-in", "A Network Trojan was detected");
 
 /// (username, display name, role, unit)
 fn accounts(supervisor: Option<String>) -> Vec<(&'static str, &'static str, Role, Option<String>)> {
@@ -72,6 +79,45 @@ pub async fn accounts_and_credentials(store: &Store, data_dir: &std::path::Path,
     Ok(())
 }
 
+/// On a centre with no auto-issue policy yet, one rule: the demo's beacon
+/// alerts become incident notices without an analyst. An existing policy,
+/// the user's, is left alone.
+pub async fn auto_issue(store: &Store) -> anyhow::Result<()> {
+    if !store.auto_issue_policy().await?.rules.is_empty() {
+        return Ok(());
+    }
+    let rule = shouwang_workflow::AutoRule {
+        name: "演示：木马回连自动通报 Demo beacon".into(),
+        rule_prefix: format!("suricata:{}", BEACON.0),
+        levels: vec![],
+        kind: shouwang_workflow::Kind::Incident,
+        level: None,
+        tlp: None,
+    };
+    let policy = shouwang_workflow::AutoIssue { rules: vec![rule] };
+    store.set_auto_issue_policy(&Principal::local("demo"), &policy, "demo set-up").await?;
+    Ok(())
+}
+
+/// The `n`-th replayed alert: the pool's, aimed at the demo unit every
+/// `AIMED`-th time, as the beacon every other of those.
+fn replayed(pool: &[String], n: usize, stamp: &str) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(&pool[n % pool.len()]).ok()?;
+    v["timestamp"] = stamp.into();
+    if n.is_multiple_of(AIMED) {
+        v["dest_ip"] = DEMO_UNIT_ADDR.into();
+        if n.is_multiple_of(2 * AIMED) {
+            // Nothing else in it names a unit, so it becomes one notice.
+            v["src_ip"] = "192.0.2.77".into();
+            v["http"]["hostname"] = "www.u00042.yunling.example".into();
+            v["alert"]["signature_id"] = BEACON.0.into();
+            v["alert"]["signature"] = BEACON.1.into();
+            v["alert"]["category"] = BEACON.2.into();
+        }
+    }
+    Some(v.to_string())
+}
+
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -92,14 +138,8 @@ pub fn spawn_replay(spool: Arc<shouwang_pipeline::Spool>, per_second: u32) -> to
             let now = jiff::Timestamp::now();
             let stamp =
                 now.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(8))).strftime("%Y-%m-%dT%H:%M:%S%.6f%z").to_string();
-            let lines: Vec<String> = (0..per_second as usize)
-                .filter_map(|i| {
-                    let mut v: serde_json::Value = serde_json::from_str(&pool[(next + i) % pool.len()]).ok()?;
-                    v["timestamp"] = stamp.clone().into();
-                    Some(v.to_string())
-                })
-                .collect();
-            next = (next + per_second as usize) % pool.len();
+            let lines: Vec<String> = (next..next + per_second as usize).filter_map(|n| replayed(&pool, n, &stamp)).collect();
+            next += per_second as usize;
             let spool = spool.clone();
             let done = tokio::task::spawn_blocking(move || {
                 let recs: Vec<shouwang_pipeline::SpoolRecord> = lines
@@ -122,4 +162,25 @@ pub fn spawn_replay(spool: Arc<shouwang_pipeline::Spool>, per_second: u32) -> to
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tenth_replayed_alert_hits_the_demo_unit_and_every_twentieth_is_the_beacon() {
+        let pool = shouwang_demo::eve_alerts(7, 50);
+        let at = |n| serde_json::from_str::<serde_json::Value>(&replayed(&pool, n, "2026-11-23T10:00:00+0800").unwrap()).unwrap();
+        let (beacon, aimed, plain) = (at(40), at(30), at(31));
+        assert_eq!(beacon["dest_ip"], DEMO_UNIT_ADDR);
+        assert_eq!(beacon["alert"]["signature_id"], BEACON.0);
+        assert_eq!(beacon["src_ip"], "192.0.2.77");
+        assert_eq!(aimed["dest_ip"], DEMO_UNIT_ADDR);
+        assert_ne!(aimed["alert"]["signature_id"], BEACON.0);
+        assert_ne!(plain["dest_ip"], DEMO_UNIT_ADDR);
+        assert_eq!(plain["timestamp"], "2026-11-23T10:00:00+0800");
+        // Past the end of the pool it wraps around.
+        assert_eq!(at(31 + 50)["flow_id"], plain["flow_id"]);
+    }
 }

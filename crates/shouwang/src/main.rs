@@ -426,6 +426,7 @@ async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, mode: Mode) -
         Mode::Demo { .. } => {
             seed_region(&store).await?;
             demo::accounts_and_credentials(&store, &cfg.data_dir, addr).await?;
+            demo::auto_issue(&store).await?;
         }
     }
     let attributor = Arc::new(Attributor::new(store.clone()).await?);
