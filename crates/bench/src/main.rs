@@ -12,6 +12,7 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod console;
 mod detect;
 mod hunt;
 mod intel;
@@ -146,6 +147,13 @@ fn main() {
         // `--notices N` (default 1M, the scale).
         let n = args.iter().position(|a| a == "--notices").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
         notices::run(runs, n);
+    }
+    if want("console") {
+        // `--notices N` (default 1M, the scale).
+        let n = args.iter().position(|a| a == "--notices").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+        let alerts =
+            args.iter().position(|a| a == "--alerts").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(200_000);
+        console::run(runs, n, alerts);
     }
     if want("outbox") {
         // `--messages N` per run.
