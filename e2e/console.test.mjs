@@ -235,7 +235,7 @@ test('the loop: alert → notice → acknowledged, answered with evidence → cl
 
 test('the main pages in Chinese and English', async () => {
   const pages = {
-    analyst: ['/board', '/board?wall=1', '/alerts', '/alerts?group=unit', '/notices', '/units', `/units/${DEMO_UNIT}`, '/account'],
+    analyst: ['/board', '/board?wall=1', '/alerts', '/alerts?group=unit', '/notices', '/units', `/units/${DEMO_UNIT}`, '/ingest', '/account'],
     unit: ['/notices', `/units/${DEMO_UNIT}`],
     auditor: ['/audit'],
   };

@@ -49,7 +49,7 @@ pub async fn accounts_and_credentials(store: &Store, data_dir: &std::path::Path,
     let me = Principal::local("demo");
     let file = data_dir.join("demo-accounts.txt");
     let mut kept = std::fs::read_to_string(&file).unwrap_or_default();
-    let supervisor = store.unit(&me, DEMO_UNIT).await.ok().and_then(|u| u.summary.supervisor);
+    let supervisor = store.unit_summary(&me, DEMO_UNIT).await.ok().and_then(|u| u.supervisor);
     for (username, display, role, unit) in accounts(supervisor) {
         if kept.lines().any(|l| l.split_whitespace().next() == Some(username)) {
             continue;
@@ -77,6 +77,47 @@ pub async fn accounts_and_credentials(store: &Store, data_dir: &std::path::Path,
     }
     println!();
     Ok(())
+}
+
+/// A Sigma rule for the replay's scanner on the web sites of ten units
+/// (U00040–U00049, the demo unit among them), on the ECS field names of
+/// Shouwang's Suricata events.
+const SCANNER_RULE: &str = r#"title: 演示：扫描器访问网站 Demo scanner on unit web sites
+id: 4c1b6f2e-8d3a-4e5f-9a6b-7c8d9e0f1a2b
+status: experimental
+description: Requests from an automated scanner to the web sites of units U00040 to U00049, as the demo replay sends them.
+logsource:
+    product: suricata
+detection:
+    selection:
+        http.user_agent|contains: 'scanner/1.0'
+        url.domain|startswith: 'www.u0004'
+    condition: selection
+level: medium
+tags:
+    - attack.reconnaissance
+    - attack.t1595
+"#;
+
+/// Rules and indicators for the demo's live detection, written under
+/// `data/demo-content/` when missing (edits made there are kept) and used
+/// when the configuration names none.
+pub fn detection(data_dir: &std::path::Path) -> anyhow::Result<shouwang_alerts::DetectionConfig> {
+    let dir = data_dir.join("demo-content");
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).with_context(|| format!("cannot create {}", rules.display()))?;
+    let rule = rules.join("demo_scanner.yml");
+    let indicators = dir.join("indicators.csv");
+    // Eight of the replay's 256 scanner addresses, a known-scanner feed.
+    let feed: String = std::iter::once("type,value,confidence,tags\n".to_string())
+        .chain((0..8).map(|i| format!("ip,203.0.113.{},80,scanner\n", 7 + i * 31)))
+        .collect();
+    for (path, text) in [(&rule, SCANNER_RULE), (&indicators, feed.as_str())] {
+        if !path.exists() {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(shouwang_alerts::DetectionConfig { rules: vec![rules], indicators: vec![indicators], ..Default::default() })
 }
 
 /// On a centre with no auto-issue policy yet, one rule: the demo's beacon

@@ -418,6 +418,14 @@ enum Mode {
 }
 
 async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, mode: Mode) -> anyhow::Result<()> {
+    let mut demo_cfg = cfg.clone();
+    let cfg = match mode {
+        Mode::Demo { .. } if cfg.detection.rules.is_empty() && cfg.detection.indicators.is_empty() => {
+            demo_cfg.detection = demo::detection(&cfg.data_dir)?;
+            &demo_cfg
+        }
+        _ => cfg,
+    };
     let store = open_store(cfg).await?;
     let addr = listen.unwrap_or(cfg.server.listen);
     match mode {

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use shouwang_store::{Move, NewNotice, NewUser, Principal, Role};
 
-use crate::helpers::{App, spawn_app};
+use crate::helpers::{App, spawn_app, spawn_app_with, write_files};
 
 const PW: &str = "Console test 2026!";
 
@@ -268,14 +268,14 @@ async fn every_page_renders_for_its_roles_in_both_languages_and_the_board_is_liv
         person(&app, name, role, unit).await;
     }
     let id = hostile_notice(&app).await;
-    let pages = ["/board", "/alerts", "/notices", &format!("/notices/{id}"), "/units", "/units/S1", "/audit", "/account"];
+    let pages = ["/board", "/alerts", "/notices", &format!("/notices/{id}"), "/units", "/units/S1", "/audit", "/account", "/ingest"];
     // (user, pages they get, pages refused)
     let expect: [(&str, &[usize], &[usize]); 5] = [
-        ("admin2", &[0, 1, 2, 3, 4, 5, 6, 7], &[]),
-        ("analyst", &[0, 1, 2, 3, 4, 5, 7], &[6]),
-        ("leader", &[0, 1, 2, 3, 4, 5, 7], &[6]),
-        ("auditor", &[6, 7], &[0, 1, 2, 4]),
-        ("ops", &[1, 2, 3, 4, 5, 7], &[0, 6]),
+        ("admin2", &[0, 1, 2, 3, 4, 5, 6, 7, 8], &[]),
+        ("analyst", &[0, 1, 2, 3, 4, 5, 7, 8], &[6]),
+        ("leader", &[0, 1, 2, 3, 4, 5, 7], &[6, 8]),
+        ("auditor", &[6, 7], &[0, 1, 2, 4, 8]),
+        ("ops", &[1, 2, 3, 4, 5, 7], &[0, 6, 8]),
     ];
     for (user, ok, refused) in expect {
         let mut b = Browser::new(&app);
@@ -322,4 +322,66 @@ async fn every_page_renders_for_its_roles_in_both_languages_and_the_board_is_liv
     let mut ops = Browser::new(&app);
     ops.sign_in("ops", PW, "/").await;
     assert_eq!(ops.get("/board/events").await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ingest_page_shows_what_was_left_out_and_replays_dead_letters() {
+    let app = spawn_app_with(|dir| {
+        let rules = dir.join("rules");
+        let bad =
+            "title: <script>alert('rule')</script>\nlogsource: {product: x}\ndetection: {sel: {a|nosuchmodifier: 1}, condition: sel}\n";
+        write_files(&rules, &[("bad.yml", bad)]);
+        shouwang_alerts::DetectionConfig { rules: vec![rules], ..Default::default() }
+    })
+    .await;
+    app.seed_registry().await;
+    person(&app, "analyst", Role::Analyst, None).await;
+    person(&app, "leader", Role::Leader, None).await;
+    // A record no parser accepts, carrying script.
+    let r = app
+        .post("/api/v1/ingest?format=eve", &app.admin_token)
+        .body("{\"event_type\":\"alert\",\"x\":\"<script>alert('dead')</script>\"\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+
+    let mut b = Browser::new(&app);
+    b.sign_in("analyst", PW, "/ingest").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let page = loop {
+        let p = b.get("/ingest").await;
+        assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+        if p.body.contains("alert(&#39;dead&#39;)") {
+            break p;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the dead letter did not show: {}", p.body);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    // The left-out rule and the dead record are shown, escaped.
+    assert!(page.body.contains("bad.yml") && page.body.contains("nosuchmodifier"), "{}", page.body);
+    for raw in ["<script>alert('dead')", "<script>alert('rule')"] {
+        assert!(!page.body.contains(raw), "{raw} unescaped");
+    }
+    assert!(page.body.contains("&#60;script&#62;alert(&#39;dead&#39;)"));
+
+    // Replay: refused without the token, done with it, and audited.
+    assert_eq!(b.post("/ingest/replay", &[("source", ""), ("reason", "")]).await.status, StatusCode::FORBIDDEN);
+    let csrf = Browser::csrf_of(&page);
+    let done = b.post("/ingest/replay", &[("csrf", &csrf), ("source", ""), ("reason", "")]).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(done.body.contains("id=\"ingest-done\"") && done.body.contains("仍被拒绝 1 条"), "{}", done.body);
+    let reload = b.post("/ingest/reload", &[("csrf", &csrf)]).await;
+    assert!(reload.body.contains("id=\"ingest-done\"") && reload.body.contains("1 个问题"), "{}", reload.body);
+    let audit = app.store.audit_entries(&Principal::local("t"), 50).await.unwrap();
+    for action in ["dead_letters.replay", "detection.reload"] {
+        assert!(audit.iter().any(|e| e.action == action && e.actor == "analyst"), "{action} not audited");
+    }
+
+    // A leader does not run ingest: no page, no replay.
+    let mut l = Browser::new(&app);
+    l.sign_in("leader", PW, "/").await;
+    assert_eq!(l.get("/ingest").await.status, StatusCode::FORBIDDEN);
+    let csrf = Browser::csrf_of(&l.get("/account").await);
+    assert_eq!(l.post("/ingest/replay", &[("csrf", &csrf)]).await.status, StatusCode::FORBIDDEN);
 }

@@ -312,8 +312,15 @@ impl Store {
         p.require(Perm::ReadRegistry)?;
         let vis = self.visibility(p).await?;
         let pattern = format!("%{}%", q.unwrap_or_default().replace(['%', '_'], ""));
-        let sql = format!("{UNIT_SUMMARY_SELECT} WHERE u.code LIKE $1 OR u.name_zh LIKE $1 OR u.name_en LIKE $1 ORDER BY u.code");
-        let rows = sqlx::query(&sql).bind(pattern).fetch_all(&self.pool).await?;
+        let (limit, offset) = (limit.clamp(0, 10_000), offset.max(0));
+        let filter = "WHERE u.code LIKE $1 OR u.name_zh LIKE $1 OR u.name_en LIKE $1 ORDER BY u.code";
+        if vis == crate::access::Visibility::All {
+            // The page in SQL, so the per-unit counts run for its rows only.
+            let sql = format!("{UNIT_SUMMARY_SELECT} {filter} LIMIT $2 OFFSET $3");
+            let rows = sqlx::query(&sql).bind(pattern).bind(limit).bind(offset).fetch_all(&self.pool).await?;
+            return rows.iter().map(summary_from_row).collect();
+        }
+        let rows = sqlx::query(&format!("{UNIT_SUMMARY_SELECT} {filter}")).bind(pattern).fetch_all(&self.pool).await?;
         let mut out = Vec::new();
         for r in rows.iter() {
             let code: String = r.try_get("code")?;
@@ -321,18 +328,27 @@ impl Store {
                 out.push(summary_from_row(r)?);
             }
         }
-        Ok(out.into_iter().skip(offset.max(0) as usize).take(limit.clamp(0, 10_000) as usize).collect())
+        Ok(out.into_iter().skip(offset as usize).take(limit as usize).collect())
     }
 
-    /// One unit with its contacts and current assets.
-    pub async fn unit(&self, p: &Principal, code: &str) -> Result<UnitDetail> {
+    /// One unit's row, without its contacts and assets (a data centre has
+    /// thousands): for naming it.
+    pub async fn unit_summary(&self, p: &Principal, code: &str) -> Result<UnitSummary> {
+        summary_from_row(&self.unit_row(p, code).await?)
+    }
+
+    async fn unit_row(&self, p: &Principal, code: &str) -> Result<AnyRow> {
         p.require(Perm::ReadRegistry)?;
         if !self.visibility(p).await?.sees(code) {
             return Err(StoreError::NotFound(format!("unit `{code}`")));
         }
         let sql = format!("{UNIT_SUMMARY_SELECT} WHERE u.code = $1");
-        let r =
-            sqlx::query(&sql).bind(code).fetch_optional(&self.pool).await?.ok_or_else(|| StoreError::NotFound(format!("unit `{code}`")))?;
+        sqlx::query(&sql).bind(code).fetch_optional(&self.pool).await?.ok_or_else(|| StoreError::NotFound(format!("unit `{code}`")))
+    }
+
+    /// One unit with its contacts and current assets.
+    pub async fn unit(&self, p: &Principal, code: &str) -> Result<UnitDetail> {
+        let r = self.unit_row(p, code).await?;
         let contacts = sqlx::query("SELECT * FROM contacts WHERE unit = $1 ORDER BY role, name")
             .bind(code)
             .fetch_all(&self.pool)

@@ -79,7 +79,7 @@ store_tests!(
     concurrent_moves_on_one_version_let_one_through,
     moves_written_together_each_keep_their_own_outcome,
     the_calendar_and_policy_are_data_the_admin_edits,
-    notice_filters_match_a_plain_scan,
+    notice_filters_and_the_board_match_a_plain_scan,
     a_closed_notice_reopens_when_its_problem_comes_back,
     audit_chain_finds_edits_deletions_and_a_cut_tail,
     audit_chain_covers_entries_from_before_it,

@@ -349,7 +349,7 @@ pub async fn the_calendar_and_policy_are_data_the_admin_edits(store: &Store) {
     assert!(store.audit_entries(&admin(), 10).await.unwrap().iter().any(|e| e.action == "calendar.set"));
 }
 
-pub async fn notice_filters_match_a_plain_scan(store: &Store) {
+pub async fn notice_filters_and_the_board_match_a_plain_scan(store: &Store) {
     alerts(store).await;
     let analyst = centre(Role::Analyst, "ana");
     let leader = centre(Role::Leader, "boss");
@@ -432,6 +432,41 @@ pub async fn notice_filters_match_a_plain_scan(store: &Store) {
     let mut want: Vec<i64> = all.iter().filter(|n| n.overdue.is_some()).map(|n| n.id).collect();
     want.sort();
     assert_eq!(breached, want);
+
+    // The situation board's figures, against the same scan.
+    let board = store.board(&leader, now).await.unwrap();
+    let issued = [State::Issued, State::Acknowledged, State::InProgress, State::Answered, State::Returned];
+    let open: Vec<_> = all.iter().filter(|n| issued.contains(&n.state)).collect();
+    let lvl = |l: &str| ["I", "II", "III", "IV"].iter().position(|x| *x == l).unwrap();
+    let (mut want_open, mut want_late) = ([0i64; 4], [0i64; 4]);
+    for n in &open {
+        want_open[lvl(n.level.as_str())] += 1;
+        want_late[lvl(n.level.as_str())] += i64::from(n.overdue.is_some());
+    }
+    assert_eq!((board.open, board.overdue), (want_open, want_late));
+    assert!(want_late.iter().sum::<i64>() > 0 && want_open.iter().sum::<i64>() > 0);
+    // Units ranked by weighted open notices (I 1000 … IV 1; +1000 per overdue).
+    let score = |u: &str| {
+        open.iter()
+            .filter(|n| n.unit == u)
+            .map(|n| [1000, 100, 10, 1][lvl(n.level.as_str())] + if n.overdue.is_some() { 1000 } else { 0 })
+            .sum::<i64>()
+    };
+    let mut want_rank: Vec<(String, i64)> = units.iter().map(|u| (u.to_string(), score(u))).collect();
+    want_rank.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let got_rank: Vec<(String, i64)> = board.units_at_risk.iter().map(|u| (u.code.clone(), u.score)).collect();
+    assert_eq!(got_rank, want_rank);
+    // Regions sum what is below them: S1 is in D1 under C1, S2 in C2, H1 in D1; all under P.
+    let region = |code: &str| board.regions.iter().find(|r| r.code == code).map_or(0, |r| r.open.iter().sum::<i64>());
+    let count = |us: &[&str]| open.iter().filter(|n| us.contains(&n.unit.as_str())).count() as i64;
+    assert_eq!(region("D1"), count(&["S1", "H1"]));
+    assert_eq!(region("C1"), count(&["S1", "H1"]));
+    assert_eq!(region("C2"), count(&["S2"]));
+    assert_eq!(region("P"), open.len() as i64);
+    // The alerts of the last day by level; these three are all after `now - 24h`.
+    assert_eq!(board.alerts_by_level, [0, 0, 1, 2]);
+    // The board is the centre's: a unit's operator is refused.
+    assert!(matches!(store.board(&unit(Role::UnitOperator, "S1"), now).await, Err(StoreError::Forbidden(_))));
 }
 
 pub async fn a_closed_notice_reopens_when_its_problem_comes_back(store: &Store) {

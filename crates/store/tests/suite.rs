@@ -217,6 +217,16 @@ pub async fn tenancy_is_enforced_in_the_store(store: &Store) {
     assert!(!store.audit_entries(&auditor, 10).await.unwrap().is_empty());
     let leader = Principal { username: "boss".into(), role: Role::Leader, unit: None };
     assert_eq!(store.list_units(&leader, None, 100, 0).await.unwrap().len(), 7);
+    // Pages and search, for the centre (paged in SQL) and a supervisor (in the store).
+    assert_eq!(codes(store.list_units(&leader, None, 3, 2).await.unwrap()), ["EDU", "H1", "H2"]);
+    assert_eq!(codes(store.list_units(&leader, Some("临江"), 100, 0).await.unwrap()), ["H2", "S2"]);
+    assert_eq!(codes(store.list_units(&leader, Some("临江"), 1, 1).await.unwrap()), ["S2"]);
+    assert_eq!(codes(store.list_units(&cac, None, 2, 1).await.unwrap()), ["C1-EDU", "H1"]);
+    assert_eq!(
+        store.list_units(&leader, None, 100, 0).await.unwrap()[0].assets,
+        store.unit_summary(&leader, "C1-CAC").await.unwrap().assets
+    );
+    assert!(matches!(store.unit_summary(&s1, "S2").await, Err(StoreError::NotFound(_))));
     let b = read_csv(&[("assets.csv", "unit,kind,value\nS1,cidr,198.51.100.0/24\n")]);
     assert!(matches!(store.import(&leader, &b, "x", false).await, Err(StoreError::Forbidden(_))));
     assert!(matches!(store.import(&s1, &b, "x", false).await, Err(StoreError::Forbidden(_))));

@@ -71,6 +71,9 @@ impl Viewer {
         if self.can(Perm::ReadRegistry) {
             add("/units", "nav.units");
         }
+        if self.can(Perm::ManageIngest) {
+            add("/ingest", "nav.ingest");
+        }
         if self.can(Perm::ReadAudit) {
             add("/audit", "nav.audit");
         }
@@ -170,8 +173,9 @@ struct ErrorPage<'a> {
 }
 
 impl PageError {
-    pub fn new(status: StatusCode, message: &str) -> PageError {
-        PageError { status, message: message.to_string(), lang: "zh-CN" }
+    /// An error page in the catalogue's language, with its message `key`.
+    pub fn new(status: StatusCode, t: &'static Catalog, key: &str) -> PageError {
+        PageError { status, message: t.t(key).to_string(), lang: t.lang }
     }
 
     pub fn from_store(e: StoreError, t: &'static Catalog) -> PageError {

@@ -13,6 +13,7 @@ mod auth;
 mod board;
 mod frame;
 mod i18n;
+mod ingest;
 mod notices;
 mod registry;
 
@@ -78,6 +79,9 @@ pub fn router(app: AppState) -> Router {
         .route("/units", get(registry::units))
         .route("/units/{code}", get(registry::unit))
         .route("/audit", get(registry::audit))
+        .route("/ingest", get(ingest::page))
+        .route("/ingest/reload", post(ingest::reload))
+        .route("/ingest/replay", post(ingest::replay))
         .layer(axum::middleware::from_fn_with_state(web.clone(), guard))
         // Static files need no session: served without the guard's lookup.
         .route("/static/{name}", get(assets::serve))
@@ -117,7 +121,7 @@ async fn guard(State(w): State<Web>, req: Request, next: Next) -> Response {
         return next.run(Request::from_parts(parts, body)).await;
     }
     let t = catalog(session.as_ref().map_or("zh-CN", |s| s.lang.as_str()));
-    let refuse = |why: &str| PageError::new(StatusCode::FORBIDDEN, t.t(why)).into_response();
+    let refuse = |why: &str| PageError::new(StatusCode::FORBIDDEN, t, why).into_response();
     if parts.headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site") {
         return refuse("error.cross_site");
     }
@@ -137,7 +141,7 @@ async fn guard(State(w): State<Web>, req: Request, next: Next) -> Response {
         Some(h) => (Some(h), body),
         None if urlencoded => {
             let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
-                return PageError::new(StatusCode::PAYLOAD_TOO_LARGE, t.t("error.too_large")).into_response();
+                return PageError::new(StatusCode::PAYLOAD_TOO_LARGE, t, "error.too_large").into_response();
             };
             let field = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
             (field, Body::from(bytes))

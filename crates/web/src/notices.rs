@@ -248,8 +248,8 @@ impl PrintPage {}
 /// The notice as a document to print or save as PDF from the browser.
 pub async fn print(State(w): State<Web>, v: Viewer, Path(id): Path<i64>) -> PageResult {
     let d = w.app.store.notice(v.principal(), id, jiff::Timestamp::now()).await.or_page(&v)?;
-    let unit_name = match w.app.store.unit(v.principal(), &d.notice.unit).await {
-        Ok(u) => v.t.pick(&u.summary.name_zh, &u.summary.name_en).to_string(),
+    let unit_name = match w.app.store.unit_summary(v.principal(), &d.notice.unit).await {
+        Ok(u) => v.t.pick(&u.name_zh, &u.name_en).to_string(),
         Err(_) => d.notice.unit.clone(),
     };
     Ok(render(&PrintPage { t: v.t, d, unit_name, printed: when(&jiff::Timestamp::now()) }))
