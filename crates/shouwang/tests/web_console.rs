@@ -385,3 +385,165 @@ async fn the_ingest_page_shows_what_was_left_out_and_replays_dead_letters() {
     let csrf = Browser::csrf_of(&l.get("/account").await);
     assert_eq!(l.post("/ingest/replay", &[("csrf", &csrf)]).await.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analyst_makes_a_notice_of_chosen_alerts_with_its_level_tlp_and_text() {
+    let app = spawn_app().await;
+    app.seed_registry().await;
+    person(&app, "analyst", Role::Analyst, None).await;
+    person(&app, "ops", Role::UnitOperator, Some("S1")).await;
+    let now = jiff::Timestamp::now();
+    let hit: shouwang_store::AlertHits = serde_json::from_value(serde_json::json!({
+        "rule_id": "suricata:1", "title": "<script>alert('hit')</script>", "source": "sensor", "unit": "S1",
+        "asset": "cidr:192.0.2.0/25", "window_start": now, "severity": "high", "category": "NASCAN",
+        "category_reason": "test", "proposed_level": "IV", "grading": {}, "hits": 3, "first_seen": now, "last_seen": now,
+        "samples": [],
+    }))
+    .unwrap();
+    app.store.record_alerts(&[hit], &[]).await.unwrap();
+    let id = app.store.alerts(&Principal::local("t"), &Default::default()).await.unwrap()[0].id.to_string();
+
+    let mut b = Browser::new(&app);
+    b.sign_in("analyst", PW, "/alerts").await;
+    let list = b.get("/alerts").await;
+    assert!(list.body.contains(&format!("name=\"alert\" value=\"{id}\"")) && !list.body.contains("<script>alert('hit')"));
+    let csrf = Browser::csrf_of(&list);
+    // A selection that is not an alert id, a level that is not a level, none ticked: refused, nothing made.
+    for form in [
+        vec![("csrf", csrf.as_str()), ("alert", "1 OR 1=1")],
+        vec![("csrf", csrf.as_str()), ("alert", id.as_str()), ("level", "V")],
+        vec![("csrf", csrf.as_str()), ("title", "none ticked")],
+        vec![("csrf", csrf.as_str()), ("alert", id.as_str()), ("tlp", "TLP:PURPLE")],
+    ] {
+        let p = b.post("/alerts/notice", &form).await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}: {}", p.body);
+        assert!(p.body.contains("role=\"alert\""), "{form:?}: the reason is shown");
+    }
+    assert!(app.store.notices(&Principal::local("t"), &Default::default(), now).await.unwrap().is_empty());
+
+    let made = b
+        .post(
+            "/alerts/notice",
+            &[
+                ("csrf", &csrf),
+                ("alert", &id),
+                ("kind", "rectification"),
+                ("title", "关于 S1 扫描的整改通知"),
+                ("level", "II"),
+                ("tlp", "TLP:RED"),
+                ("summary", "<b>发现扫描</b>"),
+                ("actions", "封禁来源地址"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let n: i64 = made.location.unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let d = app.store.notice(&Principal::local("t"), n, now).await.unwrap();
+    let got =
+        (d.notice.level.as_str(), d.notice.tlp.as_str(), d.notice.summary.as_str(), d.notice.actions.as_str(), d.notice.kind.as_str());
+    assert_eq!(got, ("II", "TLP:RED", "<b>发现扫描</b>", "封禁来源地址", "rectification"));
+    assert_eq!(d.alerts, vec![id.parse::<i64>().unwrap()]);
+
+    // A unit operator sees its alerts but cannot make notices.
+    let mut ops = Browser::new(&app);
+    ops.sign_in("ops", PW, "/alerts").await;
+    let page = ops.get("/alerts").await;
+    assert!(!page.body.contains("id=\"make-notice\""));
+    let csrf = Browser::csrf_of(&page);
+    assert_eq!(ops.post("/alerts/notice", &[("csrf", &csrf), ("alert", &id)]).await.status, StatusCode::FORBIDDEN);
+}
+
+/// A multipart/form-data body, as a browser builds it: (field, file name, bytes).
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----shouwang-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, file, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
+        if let Some(f) = file {
+            body.extend_from_slice(format!("; filename=\"{f}\"\r\nContent-Type: text/csv").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_import_previews_the_difference_then_applies_it_all_or_nothing() {
+    let app = spawn_app().await;
+    app.seed_registry().await;
+    person(&app, "analyst", Role::Analyst, None).await;
+    person(&app, "leader", Role::Leader, None).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("analyst", PW, "/units/import").await;
+    let page = b.get("/units/import").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = Browser::csrf_of(&b.get("/account").await);
+    let send = |b: &Browser, parts: &[(&str, Option<&str>, &[u8])], token: Option<&str>| {
+        let (ctype, body) = multipart(parts);
+        let mut req = b.client.post(format!("{}/units/import", b.app.addr)).header("content-type", ctype).header(COOKIE, b.cookie_header());
+        if let Some(t) = token {
+            req = req.header("x-csrf-token", t).header("hx-request", "true");
+        }
+        req.body(body).send()
+    };
+    let units_before = app.store.list_units(&Principal::local("t"), None, 1000, 0).await.unwrap().len();
+    let good = "code,name_zh,kind,region,supervisor,jurisdiction,sector\nS9,第九中学 <script>x</script>,school,P,,,education\n";
+    let bad = format!("{good}S10,第十中学,school,NOWHERE,,,education\n");
+
+    // Without the CSRF header: refused, nothing read.
+    let r = send(&b, &[("files", Some("units.csv"), good.as_bytes()), ("reason", None, b"new school"), ("mode", None, b"apply")], None)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A bad record: each rejection named, nothing applied even when asked to apply.
+    let r =
+        send(&b, &[("files", Some("units.csv"), bad.as_bytes()), ("reason", None, b"new schools"), ("mode", None, b"apply")], Some(&csrf))
+            .await
+            .unwrap();
+    let body = r.text().await.unwrap();
+    assert!(body.contains("units.csv:3") && body.contains("NOWHERE"), "{body}");
+    assert!(body.contains("role=\"alert\""));
+    // A file of an unknown kind, and no reason: refused with the reason.
+    let r =
+        send(&b, &[("files", Some("users.csv"), b"a,b\n"), ("reason", None, b"x"), ("mode", None, b"preview")], Some(&csrf)).await.unwrap();
+    assert!(r.text().await.unwrap().contains("users.csv: not regions.csv"));
+    let r = send(&b, &[("files", Some("units.csv"), good.as_bytes()), ("mode", None, b"preview")], Some(&csrf)).await.unwrap();
+    assert!(r.text().await.unwrap().contains("role=\"alert\""));
+    // Preview: the difference, escaped, and nothing changed.
+    let r = send(
+        &b,
+        &[("files", Some("units.csv"), good.as_bytes()), ("reason", None, b"new school"), ("mode", None, b"preview")],
+        Some(&csrf),
+    )
+    .await
+    .unwrap();
+    let body = r.text().await.unwrap();
+    assert!(body.contains("id=\"import-diff\"") && body.contains("<code>S9</code>"), "{body}");
+    assert_eq!(app.store.list_units(&Principal::local("t"), None, 1000, 0).await.unwrap().len(), units_before);
+    // Apply: committed, audited with its reason.
+    let r =
+        send(&b, &[("files", Some("units.csv"), good.as_bytes()), ("reason", None, b"new school"), ("mode", None, b"apply")], Some(&csrf))
+            .await
+            .unwrap();
+    let body = r.text().await.unwrap();
+    assert!(body.contains("role=\"status\"") && body.contains("<code>S9</code>"), "{body}");
+    let s9 = app.store.unit(&Principal::local("t"), "S9").await.unwrap();
+    assert_eq!(s9.summary.name_zh, "第九中学 <script>x</script>");
+    let shown = b.get("/units/S9").await.body;
+    assert!(shown.contains("第九中学 &#60;script&#62;") && !shown.contains("<script>x"), "escaped on the unit page");
+    let audit = app.store.audit_entries(&Principal::local("t"), 20).await.unwrap();
+    assert!(audit.iter().any(|e| e.actor == "analyst" && e.reason == "new school"));
+
+    // A leader reads the registry but does not write it.
+    let mut l = Browser::new(&app);
+    l.sign_in("leader", PW, "/").await;
+    assert_eq!(l.get("/units/import").await.status, StatusCode::FORBIDDEN);
+    let csrf = Browser::csrf_of(&l.get("/account").await);
+    let r = send(&l, &[("files", Some("units.csv"), good.as_bytes()), ("reason", None, b"x"), ("mode", None, b"apply")], Some(&csrf))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}

@@ -65,12 +65,12 @@ async fn list_page(w: &Web, v: &Viewer, q: Filters, error: Option<String>) -> Pa
         offset: Some(page * PAGE),
         ..AlertQuery::default()
     };
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let (mut alerts, error) = match w.app.store.alerts(v.principal(), &query).await {
         Ok(a) => (a, error),
         Err(shouwang_store::StoreError::Invalid(m)) => (Vec::new(), Some(m)),
         Err(e) => return Err(PageError::from_store(e, v.t)),
     };
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let more = alerts.len() as i64 > PAGE;
     alerts.truncate(PAGE as usize);
     let mut groups: Vec<(String, Vec<Alert>)> = Vec::new();
@@ -161,7 +161,22 @@ pub async fn to_notice(State(w): State<Web>, v: Viewer, Form(pairs): Form<Vec<(S
         None => Kind::Incident,
         Some(Err(_)) => return list_page(&w, &v, Filters::default(), Some(v.t.t("alerts.bad_selection").into())).await,
     };
-    let req = FromAlerts { kind, alerts: ids, title: field("title"), level: None, summary: None, actions: field("actions"), tlp: None };
+    let level = match field("level") {
+        None => None,
+        Some(l) => match shouwang_workflow::Level::parse(&l) {
+            Some(l) => Some(l),
+            None => return list_page(&w, &v, Filters::default(), Some(v.t.t("alerts.bad_selection").into())).await,
+        },
+    };
+    let req = FromAlerts {
+        kind,
+        alerts: ids,
+        title: field("title"),
+        level,
+        summary: field("summary"),
+        actions: field("actions"),
+        tlp: field("tlp"),
+    };
     match w.app.store.notices_from_alerts(v.principal(), &req, jiff::Timestamp::now()).await {
         Ok(made) if made.len() == 1 => Ok(Redirect::to(&format!("/notices/{}", made[0].notice.id)).into_response()),
         Ok(_) => Ok(Redirect::to("/notices?state=draft").into_response()),

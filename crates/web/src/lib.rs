@@ -13,6 +13,7 @@ mod auth;
 mod board;
 mod frame;
 mod i18n;
+mod import;
 mod ingest;
 mod notices;
 mod registry;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -52,6 +53,8 @@ pub struct Web {
 /// inside a tokio runtime.
 pub fn router(app: AppState) -> Router {
     let hub = Hub::start(app.clone());
+    // Registry files can be larger than axum's default body limit.
+    let import_limit = DefaultBodyLimit::max(app.max_import_bytes.saturating_add(1 << 16));
     let web = Web { app, hub };
     Router::new()
         .route("/", get(home))
@@ -77,6 +80,7 @@ pub fn router(app: AppState) -> Router {
         .route("/notices/{id}/attachments/{file}", get(notices::download))
         .route("/notices/{id}/print", get(notices::print))
         .route("/units", get(registry::units))
+        .route("/units/import", get(import::page).post(import::run).layer(import_limit))
         .route("/units/{code}", get(registry::unit))
         .route("/audit", get(registry::audit))
         .route("/ingest", get(ingest::page))

@@ -26,6 +26,7 @@ struct UnitsPage {
     q: UnitsQuery,
     units: Vec<UnitSummary>,
     more: bool,
+    can_import: bool,
 }
 
 impl UnitsPage {
@@ -42,7 +43,8 @@ pub async fn units(State(w): State<Web>, v: Viewer, Query(q): Query<UnitsQuery>)
     let mut units = w.app.store.list_units(v.principal(), (!text.is_empty()).then_some(text), PAGE + 1, page * PAGE).await.or_page(&v)?;
     let more = units.len() as i64 > PAGE;
     units.truncate(PAGE as usize);
-    Ok(render(&UnitsPage { f: v.frame(v.t.t("units.title")), q, units, more }))
+    let can_import = v.can(shouwang_store::Perm::WriteRegistry);
+    Ok(render(&UnitsPage { f: v.frame(v.t.t("units.title")), q, units, more, can_import }))
 }
 
 #[derive(Template)]
