@@ -237,6 +237,7 @@ test('the main pages in Chinese and English', async () => {
   const pages = {
     analyst: ['/board', '/board?wall=1', '/alerts', '/alerts?group=unit', '/notices', '/units', `/units/${DEMO_UNIT}`, '/ingest', '/account'],
     unit: ['/notices', `/units/${DEMO_UNIT}`],
+    admin: ['/users', '/units/import'],
     auditor: ['/audit'],
   };
   const login = await browser.newPage({ viewport: { width: 1440, height: 900 } });

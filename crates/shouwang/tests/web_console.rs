@@ -268,14 +268,26 @@ async fn every_page_renders_for_its_roles_in_both_languages_and_the_board_is_liv
         person(&app, name, role, unit).await;
     }
     let id = hostile_notice(&app).await;
-    let pages = ["/board", "/alerts", "/notices", &format!("/notices/{id}"), "/units", "/units/S1", "/audit", "/account", "/ingest"];
+    let pages = [
+        "/board",
+        "/alerts",
+        "/notices",
+        &format!("/notices/{id}"),
+        "/units",
+        "/units/S1",
+        "/audit",
+        "/account",
+        "/ingest",
+        "/users",
+        "/units/import",
+    ];
     // (user, pages they get, pages refused)
     let expect: [(&str, &[usize], &[usize]); 5] = [
-        ("admin2", &[0, 1, 2, 3, 4, 5, 6, 7, 8], &[]),
-        ("analyst", &[0, 1, 2, 3, 4, 5, 7, 8], &[6]),
-        ("leader", &[0, 1, 2, 3, 4, 5, 7], &[6, 8]),
-        ("auditor", &[6, 7], &[0, 1, 2, 4, 8]),
-        ("ops", &[1, 2, 3, 4, 5, 7], &[0, 6, 8]),
+        ("admin2", &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], &[]),
+        ("analyst", &[0, 1, 2, 3, 4, 5, 7, 8, 10], &[6, 9]),
+        ("leader", &[0, 1, 2, 3, 4, 5, 7], &[6, 8, 9, 10]),
+        ("auditor", &[6, 7], &[0, 1, 2, 4, 8, 9, 10]),
+        ("ops", &[1, 2, 3, 4, 5, 7], &[0, 6, 8, 9, 10]),
     ];
     for (user, ok, refused) in expect {
         let mut b = Browser::new(&app);
@@ -546,4 +558,85 @@ async fn registry_import_previews_the_difference_then_applies_it_all_or_nothing(
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_creates_resets_and_disables_accounts() {
+    let app = spawn_app().await;
+    app.seed_registry().await;
+    person(&app, "boss-admin", Role::CentreAdmin, None).await;
+    person(&app, "analyst", Role::Analyst, None).await;
+    let mut a = Browser::new(&app);
+    a.sign_in("boss-admin", PW, "/users").await;
+    let page = a.get("/users").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("data-user=\"analyst\"") && page.body.contains("&#60;b&#62;analyst&#60;/b&#62;"), "listed, escaped");
+    let csrf = Browser::csrf_of(&page);
+    let form = |username: &str, role: &str, unit: &str, pw: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("csrf", csrf.clone()),
+            ("username", username.into()),
+            ("display_name", "<script>alert('name')</script>".into()),
+            ("role", role.into()),
+            ("unit", unit.into()),
+            ("password", pw.into()),
+        ]
+    };
+    let pairs = |f: &[(&'static str, String)]| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    // Each refusal says why, and makes nobody.
+    for (f, why) in [
+        (form("ops-s2", "unit_operator", "H1", "short"), "12"),
+        (form("ops-s2", "unit_operator", "", PW), "needs a unit"),
+        (form("ops-s2", "unit_operator", "NOPE", PW), "unknown unit"),
+        (form("ops-s2", "sensor", "", PW), "命令行"),
+        (form("bad name!", "analyst", "", PW), "username"),
+        (form("analyst", "analyst", "", PW), "exists"),
+    ] {
+        let f = pairs(&f);
+        let p = a.post("/users", &f.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{why}: {}", p.body);
+        assert!(p.body.contains(why), "{why}: {}", p.body);
+    }
+    assert!(app.store.users(&Principal::local("t")).await.unwrap().iter().all(|u| u.username != "ops-s2"));
+    let f = form("ops-s2", "unit_operator", "H1", PW);
+    let made = a.post("/users", &f.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let page = a.get("/users").await;
+    assert!(page.body.contains("data-user=\"ops-s2\"") && !page.body.contains("<script>alert('name')"));
+
+    // The new operator signs in; a reset ends that session and the old password.
+    let mut ops = Browser::new(&app);
+    assert_eq!(ops.sign_in("ops-s2", PW, "/notices").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(ops.get("/notices").await.status, StatusCode::OK);
+    let reset = "Brand new night 7";
+    let p = a.post("/users/ops-s2/password", &[("csrf", &csrf), ("password", reset), ("reason", "forgot it")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(ops.get("/notices").await.status, StatusCode::SEE_OTHER, "the old session ended");
+    let mut again = Browser::new(&app);
+    assert_eq!(again.sign_in("ops-s2", reset, "/notices").await.status, StatusCode::SEE_OTHER);
+
+    // Disabled: the session stops and sign-in is refused; enabled again.
+    assert_eq!(a.post("/users/ops-s2/disable", &[("csrf", &csrf), ("reason", "left")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(again.get("/notices").await.status, StatusCode::SEE_OTHER);
+    let mut third = Browser::new(&app);
+    assert_ne!(third.sign_in("ops-s2", reset, "/notices").await.location.as_deref(), Some("/notices"));
+    assert_eq!(a.post("/users/ops-s2/enable", &[("csrf", &csrf), ("reason", "back")]).await.status, StatusCode::SEE_OTHER);
+    // An administrator does not lock themselves out.
+    let p = a.post("/users/boss-admin/disable", &[("csrf", &csrf), ("reason", "oops")]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Not an analyst's business, by page or by form.
+    let mut an = Browser::new(&app);
+    an.sign_in("analyst", PW, "/").await;
+    assert_eq!(an.get("/users").await.status, StatusCode::FORBIDDEN);
+    let c = Browser::csrf_of(&an.get("/account").await);
+    assert_eq!(an.post("/users/ops-s2/disable", &[("csrf", &c), ("reason", "x")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        an.post("/users/ops-s2/password", &[("csrf", &c), ("password", reset), ("reason", "x")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let audit = app.store.audit_entries(&Principal::local("t"), 50).await.unwrap();
+    for action in ["user.create", "user.password_reset", "user.disable", "user.enable"] {
+        assert!(audit.iter().any(|e| e.action == action && e.actor == "boss-admin"), "{action}");
+    }
 }

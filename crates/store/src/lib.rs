@@ -47,7 +47,7 @@ pub use sessions::{
     LANGUAGES, LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS, NewSession, PASSWORD_MAX, SESSION_IDLE, SESSION_LIFETIME, Session, SessionInfo,
     check_password, new_totp_secret, random_token, totp_code,
 };
-pub use users::{NewUser, TokenInfo};
+pub use users::{NewUser, TokenInfo, UserInfo};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

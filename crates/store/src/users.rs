@@ -44,6 +44,22 @@ pub struct TokenInfo {
     pub revoked_at: Option<jiff::Timestamp>,
 }
 
+/// An account as the administrators' list shows it (no secrets).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserInfo {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub unit: Option<String>,
+    pub disabled: bool,
+    /// Signs in with a password (else token-only: a sensor, a script).
+    pub password: bool,
+    pub totp: bool,
+    pub created_at: jiff::Timestamp,
+    /// The last request of any of the user's console sessions.
+    pub last_seen: Option<jiff::Timestamp>,
+}
+
 fn hash_token(token: &str) -> String {
     crate::hex(&Sha256::digest(token.as_bytes()))
 }
@@ -206,6 +222,76 @@ impl Store {
             return Err(StoreError::NotFound(format!("enabled user `{username}`")));
         }
         audit(&mut tx, p, "user.disable", username, reason, &serde_json::json!({})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every account, for the administrators' user list.
+    pub async fn users(&self, p: &Principal) -> Result<Vec<UserInfo>> {
+        p.require(Perm::ManageUsers)?;
+        let rows = sqlx::query(
+            "SELECT u.username, u.display_name, u.role, u.unit, u.disabled, u.created_at,
+                CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS has_password,
+                CASE WHEN u.totp_secret IS NULL THEN 0 ELSE 1 END AS has_totp,
+                (SELECT MAX(s.seen_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen
+             FROM users u ORDER BY u.username",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UserInfo {
+                    username: r.try_get("username")?,
+                    display_name: r.try_get("display_name")?,
+                    role: Role::parse(&r.try_get::<String, _>("role")?)?,
+                    unit: r.try_get("unit")?,
+                    disabled: r.try_get::<i64, _>("disabled")? != 0,
+                    password: r.try_get::<i64, _>("has_password")? != 0,
+                    totp: r.try_get::<i64, _>("has_totp")? != 0,
+                    created_at: ts(r.try_get("created_at")?),
+                    last_seen: r.try_get::<Option<i64>, _>("last_seen")?.map(ts),
+                })
+            })
+            .collect()
+    }
+
+    /// Enables a disabled user again.
+    pub async fn enable_user(&self, p: &Principal, username: &str, reason: &str) -> Result<()> {
+        p.require(Perm::ManageUsers)?;
+        let mut tx = self.write().await?;
+        let n = sqlx::query("UPDATE users SET disabled = 0 WHERE username = $1 AND disabled <> 0").bind(username).execute(&mut *tx).await?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("disabled user `{username}`")));
+        }
+        audit(&mut tx, p, "user.enable", username, reason, &serde_json::json!({})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An administrator sets a new password for a user who lost theirs:
+    /// the rules apply, every session of the user ends, and the user's
+    /// sign-in failures are forgotten. The password is never audited.
+    pub async fn reset_password(&self, p: &Principal, username: &str, new: &str, reason: &str, now: jiff::Timestamp) -> Result<()> {
+        p.require(Perm::ManageUsers)?;
+        crate::sessions::check_password(username, new)?;
+        let hash = crate::sessions::hash_password(new)?;
+        let mut tx = self.write().await?;
+        let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE username = $2").bind(hash).bind(username).execute(&mut *tx).await?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user `{username}`")));
+        }
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND user_id = (SELECT id FROM users WHERE username = $2)",
+        )
+        .bind(now.as_microsecond())
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(format!("user:{}", username.to_lowercase()))
+            .execute(&mut *tx)
+            .await?;
+        audit(&mut tx, p, "user.password_reset", username, reason, &serde_json::json!({})).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -91,4 +91,5 @@ store_tests!(
     request_keys_replay_refuse_and_expire,
     reporting_clocks_remind_and_escalate_once,
     web_sessions_sign_in_limit_expire_and_revoke,
+    administrators_list_enable_and_reset_users,
 );

@@ -785,3 +785,57 @@ pub async fn web_sessions_sign_in_limit_expire_and_revoke(store: &Store) {
     }
     assert!(audit.iter().all(|e| !e.detail.to_string().contains(pw)), "a password reached the audit trail");
 }
+
+pub async fn administrators_list_enable_and_reset_users(store: &Store) {
+    base(store).await;
+    let now = jiff::Timestamp::from_second(1_795_000_000).unwrap();
+    let pw = "Night shift 42";
+    let user = |name: &str, role: Role, unit: Option<&str>| NewUser {
+        username: name.into(),
+        display_name: format!("{name} 名"),
+        role,
+        unit: unit.map(|u| UnitCode::parse(u).unwrap()),
+        password: Some(pw.into()),
+    };
+    store.create_user(&admin(), user("ops-s1", Role::UnitOperator, Some("S1"))).await.unwrap();
+    store.create_user(&admin(), user("ana", Role::Analyst, None)).await.unwrap();
+    let s = store.sign_in("ops-s1", pw, "10.0.0.1", "ua", now).await.unwrap();
+    assert!(store.session(&s.token, now).await.unwrap().is_some());
+
+    let list = store.users(&admin()).await.unwrap();
+    let ops = list.iter().find(|u| u.username == "ops-s1").unwrap();
+    assert_eq!((ops.role, ops.unit.as_deref(), ops.disabled, ops.password, ops.totp), (Role::UnitOperator, Some("S1"), false, true, false));
+    assert_eq!(ops.last_seen, Some(now));
+    assert_eq!(list.iter().find(|u| u.username == "ana").unwrap().last_seen, None);
+    // Only administrators list or change users.
+    let analyst = Principal { username: "ana".into(), role: Role::Analyst, unit: None };
+    assert!(matches!(store.users(&analyst).await, Err(StoreError::Forbidden(_))));
+    assert!(matches!(store.reset_password(&analyst, "ops-s1", "Another night 43", "x", now).await, Err(StoreError::Forbidden(_))));
+
+    // A reset: the rules hold, the old password and every session end, failures are forgotten.
+    for _ in 0..3 {
+        let _ = store.sign_in("ops-s1", "wrong password 1A", "10.0.0.2", "ua", now).await;
+    }
+    assert!(matches!(store.reset_password(&admin(), "ops-s1", "short", "lost", now).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.reset_password(&admin(), "nobody", "Another night 43", "lost", now).await, Err(StoreError::NotFound(_))));
+    store.reset_password(&admin(), "ops-s1", "Another night 43", "lost it", now).await.unwrap();
+    assert!(store.session(&s.token, now).await.unwrap().is_none());
+    assert!(store.sign_in("ops-s1", pw, "10.0.0.1", "ua", now).await.is_err());
+    // Three failures before and one now: still under the limit of five, since the reset forgot the three.
+    store.sign_in("ops-s1", "Another night 43", "10.0.0.1", "ua", now).await.unwrap();
+
+    // Disable and enable.
+    store.disable_user(&admin(), "ops-s1", "left the unit").await.unwrap();
+    assert!(store.users(&admin()).await.unwrap().iter().any(|u| u.username == "ops-s1" && u.disabled));
+    assert!(store.sign_in("ops-s1", "Another night 43", "10.0.0.1", "ua", now).await.is_err());
+    assert!(matches!(store.enable_user(&admin(), "ana", "x").await, Err(StoreError::NotFound(_))));
+    store.enable_user(&admin(), "ops-s1", "back").await.unwrap();
+    store.sign_in("ops-s1", "Another night 43", "10.0.0.1", "ua", now).await.unwrap();
+
+    let audit = store.audit_entries(&admin(), 100).await.unwrap();
+    for action in ["user.password_reset", "user.disable", "user.enable"] {
+        assert!(audit.iter().any(|e| e.action == action && e.target == "ops-s1"), "{action}");
+    }
+    let text = serde_json::to_string(&audit).unwrap();
+    assert!(!text.contains("Another night 43"), "no password in the audit trail");
+}

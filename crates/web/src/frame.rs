@@ -74,6 +74,9 @@ impl Viewer {
         if self.can(Perm::ManageIngest) {
             add("/ingest", "nav.ingest");
         }
+        if self.can(Perm::ManageUsers) {
+            add("/users", "nav.users");
+        }
         if self.can(Perm::ReadAudit) {
             add("/audit", "nav.audit");
         }

@@ -17,6 +17,7 @@ mod import;
 mod ingest;
 mod notices;
 mod registry;
+mod users;
 
 use std::sync::Arc;
 
@@ -83,6 +84,10 @@ pub fn router(app: AppState) -> Router {
         .route("/units/import", get(import::page).post(import::run).layer(import_limit))
         .route("/units/{code}", get(registry::unit))
         .route("/audit", get(registry::audit))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{name}/disable", post(users::disable))
+        .route("/users/{name}/enable", post(users::enable))
+        .route("/users/{name}/password", post(users::password))
         .route("/ingest", get(ingest::page))
         .route("/ingest/reload", post(ingest::reload))
         .route("/ingest/replay", post(ingest::replay))
