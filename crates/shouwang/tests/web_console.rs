@@ -640,3 +640,43 @@ async fn an_administrator_creates_resets_and_disables_accounts() {
         assert!(audit.iter().any(|e| e.action == action && e.actor == "boss-admin"), "{action}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_turns_the_second_factor_on_signs_in_with_it_and_turns_it_off() {
+    use shouwang_store::totp_code;
+    let app = spawn_app().await;
+    person(&app, "analyst", Role::Analyst, None).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("analyst", PW, "/account").await;
+    let page = b.get("/account").await;
+    let at = page.body.find("id=\"totp-secret\">").expect("a secret to enrol") + 18;
+    let secret = page.body[at..].split('<').next().unwrap().to_string();
+    let csrf = Browser::csrf_of(&page);
+    let wrong = |c: &str| if c == "000000" { "111111".to_string() } else { "000000".to_string() };
+    let code = totp_code(&secret, jiff::Timestamp::now()).unwrap();
+    let p = b.post("/account/totp", &[("csrf", &csrf), ("secret", &secret), ("code", &wrong(&code))]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "a wrong code enrols nothing");
+    assert_eq!(b.post("/account/totp", &[("csrf", &csrf), ("secret", &secret), ("code", &code)]).await.status, StatusCode::SEE_OTHER);
+    assert!(b.get("/account").await.body.contains("id=\"totp-off\""));
+
+    // Signing in now takes the code too; the half-open session opens nothing else.
+    let mut c = Browser::new(&app);
+    let r = c.sign_in("analyst", PW, "/notices").await;
+    assert!(r.location.as_deref().unwrap_or_default().starts_with("/login/totp"), "{:?}", r.location);
+    assert_eq!(c.get("/notices").await.status, StatusCode::SEE_OTHER);
+    let step = c.get(r.location.as_deref().unwrap()).await;
+    let csrf2 = Browser::csrf_of(&step);
+    let code = totp_code(&secret, jiff::Timestamp::now()).unwrap();
+    let refused = c.post("/login/totp", &[("csrf", &csrf2), ("code", &wrong(&code)), ("next", "/notices")]).await;
+    assert_ne!(refused.location.as_deref(), Some("/notices"));
+    let ok = c.post("/login/totp", &[("csrf", &csrf2), ("code", &code), ("next", "/notices")]).await;
+    assert_eq!(ok.location.as_deref(), Some("/notices"), "{}", ok.body);
+    assert_eq!(c.get("/notices").await.status, StatusCode::OK);
+
+    // Off: only with a current code.
+    let csrf = Browser::csrf_of(&c.get("/account").await);
+    assert_eq!(c.post("/account/totp/off", &[("csrf", &csrf), ("code", &wrong(&code))]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(c.post("/account/totp/off", &[("csrf", &csrf), ("code", &code)]).await.status, StatusCode::SEE_OTHER);
+    let mut d = Browser::new(&app);
+    assert_eq!(d.sign_in("analyst", PW, "/notices").await.location.as_deref(), Some("/notices"));
+}

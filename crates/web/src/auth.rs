@@ -259,6 +259,23 @@ pub async fn enable_totp(State(w): State<Web>, v: Viewer, Form(f): Form<TotpEnab
     }
 }
 
+#[derive(Deserialize)]
+pub struct TotpCode {
+    code: String,
+}
+
+/// Turns the second factor off: only with a current code, so a session left
+/// open cannot weaken the account.
+pub async fn disable_totp(State(w): State<Web>, v: Viewer, Form(f): Form<TotpCode>) -> PageResult {
+    match w.app.store.disable_totp(v.principal(), &f.code, jiff::Timestamp::now()).await {
+        Ok(()) => Ok(Redirect::to("/account").into_response()),
+        Err(StoreError::Invalid(_)) => {
+            account_page(&w, &v, None, Some(v.t.t("account.totp_wrong").into()), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(crate::PageError::from_store(e, v.t)),
+    }
+}
+
 pub async fn revoke(State(w): State<Web>, v: Viewer, Path(id): Path<i64>) -> PageResult {
     w.app.store.revoke_session(v.principal(), id, jiff::Timestamp::now()).await.or_page(&v)?;
     Ok(Redirect::to(if id == v.session.id { "/login" } else { "/account" }).into_response())

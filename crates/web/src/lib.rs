@@ -66,6 +66,7 @@ pub fn router(app: AppState) -> Router {
         .route("/account/language", post(auth::language))
         .route("/account/password", post(auth::password))
         .route("/account/totp", post(auth::enable_totp))
+        .route("/account/totp/off", post(auth::disable_totp))
         .route("/account/sessions/{id}/revoke", post(auth::revoke))
         .route("/board", get(board::page))
         .route("/board/data", get(board::data))
