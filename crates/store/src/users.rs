@@ -213,7 +213,9 @@ impl Store {
         Ok(())
     }
 
-    /// Disables a user: password and every token stop working at once.
+    /// Disables a user: password and every token stop working at once, and
+    /// their console sessions end for good (enabling the user later does not
+    /// bring them back).
     pub async fn disable_user(&self, p: &Principal, username: &str, reason: &str) -> Result<()> {
         p.require(Perm::ManageUsers)?;
         let mut tx = self.write().await?;
@@ -221,6 +223,13 @@ impl Store {
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("enabled user `{username}`")));
         }
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND user_id = (SELECT id FROM users WHERE username = $2)",
+        )
+        .bind(now_micros())
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
         audit(&mut tx, p, "user.disable", username, reason, &serde_json::json!({})).await?;
         tx.commit().await?;
         Ok(())

@@ -824,12 +824,14 @@ pub async fn administrators_list_enable_and_reset_users(store: &Store) {
     // Three failures before and one now: still under the limit of five, since the reset forgot the three.
     store.sign_in("ops-s1", "Another night 43", "10.0.0.1", "ua", now).await.unwrap();
 
-    // Disable and enable.
+    // Disable and enable: the session open before stays ended.
+    let before = store.sign_in("ops-s1", "Another night 43", "10.0.0.1", "ua", now).await.unwrap();
     store.disable_user(&admin(), "ops-s1", "left the unit").await.unwrap();
     assert!(store.users(&admin()).await.unwrap().iter().any(|u| u.username == "ops-s1" && u.disabled));
     assert!(store.sign_in("ops-s1", "Another night 43", "10.0.0.1", "ua", now).await.is_err());
     assert!(matches!(store.enable_user(&admin(), "ana", "x").await, Err(StoreError::NotFound(_))));
     store.enable_user(&admin(), "ops-s1", "back").await.unwrap();
+    assert!(store.session(&before.token, now).await.unwrap().is_none(), "a disabled user's session does not come back");
     store.sign_in("ops-s1", "Another night 43", "10.0.0.1", "ua", now).await.unwrap();
 
     let audit = store.audit_entries(&admin(), 100).await.unwrap();
