@@ -680,3 +680,63 @@ async fn a_user_turns_the_second_factor_on_signs_in_with_it_and_turns_it_off() {
     let mut d = Browser::new(&app);
     assert_eq!(d.sign_in("analyst", PW, "/notices").await.location.as_deref(), Some("/notices"));
 }
+
+/// The text of a PDF, by poppler's `pdftotext` (an independent reader).
+/// Without it, or without a CJK font for the server, the check is skipped
+/// locally and fails under CI, which installs both.
+fn pdf_text(bytes: &[u8]) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notice.pdf");
+    std::fs::write(&path, bytes).unwrap();
+    match std::process::Command::new("pdftotext").args(["-enc", "UTF-8"]).arg(&path).arg("-").output() {
+        Ok(out) => {
+            assert!(out.status.success(), "pdftotext: {}", String::from_utf8_lossy(&out.stderr));
+            Some(String::from_utf8(out.stdout).unwrap())
+        }
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "CI must check PDFs with pdftotext (poppler-utils): {e}");
+            eprintln!("no pdftotext ({e}): the PDF's text is not checked");
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notice_pdf_carries_its_text_and_only_for_its_unit() {
+    let app = spawn_app().await;
+    app.seed_registry().await;
+    person(&app, "ops", Role::UnitOperator, Some("S1")).await;
+    person(&app, "ops-h1", Role::UnitOperator, Some("H1")).await;
+    let id = hostile_notice(&app).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("ops", PW, "/").await;
+    let r = b.client.get(format!("{}/notices/{id}/pdf", app.addr)).header(COOKIE, b.cookie_header()).send().await.unwrap();
+    if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+        assert!(std::env::var_os("CI").is_none(), "CI installs fonts-wqy-microhei for the notice PDF");
+        eprintln!("no CJK font on this machine: the PDF is not made");
+        return;
+    }
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains(".pdf"));
+    let bytes = r.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"), "a PDF file");
+    assert!(bytes.len() < 200_000, "the font is subset, not embedded whole: {} bytes", bytes.len());
+    if let Some(text) = pdf_text(&bytes) {
+        let flat: String = text.split_whitespace().collect();
+        for want in [
+            "网络安全事件通报",
+            "青川市第一中学（S1）",
+            "<script>alert('title')</script>",
+            "<imgsrc=xonerror=alert(1)>",
+            "192.0.2.10",
+            "TLP:AMBER",
+        ] {
+            assert!(flat.contains(want), "{want} not in the PDF's text:\n{text}");
+        }
+    }
+    // Another unit's operator gets nothing.
+    let mut h = Browser::new(&app);
+    h.sign_in("ops-h1", PW, "/").await;
+    assert_eq!(h.get(&format!("/notices/{id}/pdf")).await.status, StatusCode::NOT_FOUND);
+}

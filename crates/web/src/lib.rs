@@ -16,6 +16,7 @@ mod i18n;
 mod import;
 mod ingest;
 mod notices;
+mod pdf;
 mod registry;
 mod users;
 
@@ -81,6 +82,7 @@ pub fn router(app: AppState) -> Router {
         .route("/notices/{id}/attachments", post(notices::attach))
         .route("/notices/{id}/attachments/{file}", get(notices::download))
         .route("/notices/{id}/print", get(notices::print))
+        .route("/notices/{id}/pdf", get(notices::pdf))
         .route("/units", get(registry::units))
         .route("/units/import", get(import::page).post(import::run).layer(import_limit))
         .route("/units/{code}", get(registry::unit))

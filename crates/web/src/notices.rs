@@ -243,14 +243,67 @@ struct PrintPage {
     printed: String,
 }
 
-impl PrintPage {}
-
-/// The notice as a document to print or save as PDF from the browser.
-pub async fn print(State(w): State<Web>, v: Viewer, Path(id): Path<i64>) -> PageResult {
-    let d = w.app.store.notice(v.principal(), id, jiff::Timestamp::now()).await.or_page(&v)?;
+/// The notice and the name of its unit, as the viewer may see them.
+async fn document(w: &Web, v: &Viewer, id: i64) -> Result<(NoticeDetail, String), PageError> {
+    let d = w.app.store.notice(v.principal(), id, jiff::Timestamp::now()).await.or_page(v)?;
     let unit_name = match w.app.store.unit_summary(v.principal(), &d.notice.unit).await {
         Ok(u) => v.t.pick(&u.name_zh, &u.name_en).to_string(),
         Err(_) => d.notice.unit.clone(),
     };
+    Ok((d, unit_name))
+}
+
+/// The notice as a document to print or save as PDF from the browser.
+pub async fn print(State(w): State<Web>, v: Viewer, Path(id): Path<i64>) -> PageResult {
+    let (d, unit_name) = document(&w, &v, id).await?;
     Ok(render(&PrintPage { t: v.t, d, unit_name, printed: when(&jiff::Timestamp::now()) }))
+}
+
+/// The same document as a PDF file, in the viewer's language.
+pub async fn pdf(State(w): State<Web>, v: Viewer, Path(id): Path<i64>) -> PageResult {
+    use crate::pdf::Block;
+    let (d, unit_name) = document(&w, &v, id).await?;
+    let Some(font) = crate::pdf::font() else {
+        return Err(PageError::new(StatusCode::SERVICE_UNAVAILABLE, v.t, "print.no_font"));
+    };
+    let (t, n) = (v.t, &d.notice);
+    let line = |k: &str, value: String| Block::Text(format!("{}：{value}", t.t(k)));
+    let mut blocks = vec![Block::Right(n.tlp.clone()), Block::Title(t.t("print.heading").into())];
+    if let Some(num) = &n.number {
+        blocks.push(Block::Right(format!("{} {num}", t.t("print.number"))));
+    }
+    blocks.extend([
+        Block::Gap,
+        Block::Text(format!("{unit_name}（{}）：", n.unit)),
+        Block::Heading(n.title.clone()),
+        Block::Text(format!("{}：{}　{}：{}", t.t("field.level"), n.level, t.t("field.category"), n.category.clone().unwrap_or_default())),
+        Block::Heading(t.t("notice.summary").into()),
+        Block::Text(n.summary.clone()),
+        Block::Heading(t.t("notice.actions").into()),
+        Block::Text(n.actions.clone()),
+        Block::Heading(t.t("field.assets").into()),
+        Block::Text(n.assets.join("　")),
+        Block::Gap,
+        line("notices.acknowledge_due", crate::frame::when_opt(&n.acknowledge_due)),
+        line("notices.answer_due", crate::frame::when_opt(&n.answer_due)),
+        Block::Gap,
+        Block::Text(t.t("print.issuer").into()),
+        Block::Text(crate::frame::when_opt(&n.issued_at)),
+        Block::Gap,
+        Block::Right(format!("{} {}", t.t("print.printed"), when(&jiff::Timestamp::now()))),
+    ]);
+    let bytes =
+        tokio::task::spawn_blocking(move || crate::pdf::render(font, &blocks)).await.map_err(|e| e.to_string()).and_then(|r| r).map_err(
+            |e| {
+                tracing::error!(error = %e, "notice PDF");
+                PageError::new(StatusCode::INTERNAL_SERVER_ERROR, v.t, "error.internal")
+            },
+        )?;
+    let file = format!("attachment; filename=\"notice-{}.pdf\"", n.number.as_deref().unwrap_or(&n.id.to_string()));
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "application/pdf".to_string()),
+        (axum::http::header::CONTENT_DISPOSITION, file),
+        (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+    ];
+    Ok((headers, bytes).into_response())
 }
