@@ -18,7 +18,6 @@
 //! So the 10M events are seeded as what they leave there, 200,000 (`--alerts`)
 //! aggregated alerts whose hit counts sum to 10M, with one sample event each.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shouwang_store::{AlertHits, Move, NewUser, Principal, Role, Store};
@@ -153,18 +152,7 @@ async fn seed_alerts(store: &Store, units: &[String], n: usize) {
 
 /// The console and the API on a loopback port, wired as `serve` wires them.
 async fn serve(store: &Store, dir: &std::path::Path) -> std::net::SocketAddr {
-    let attributor = Arc::new(shouwang_store::Attributor::new(store.clone()).await.unwrap());
-    let events = Arc::new(shouwang_eventstore::SqliteEvents::open(&dir.join("data/events")).unwrap());
-    let pipeline = shouwang_pipeline::Pipeline::new(events, attributor.clone());
-    let spool = shouwang_pipeline::Spool::open(&dir.join("data/spool"), 1 << 30, pipeline.max_record, pipeline.counters.clone()).unwrap();
-    let state = shouwang_server::AppState {
-        store: store.clone(),
-        attributor,
-        metrics: Arc::new(shouwang_server::Metrics::new()),
-        max_import_bytes: 1 << 20,
-        ingest: Arc::new(shouwang_server::Ingest::new(pipeline, Arc::new(spool), 1 << 20, 8)),
-        categories: Arc::new(shouwang_grade::Categories::builtin()),
-    };
+    let state = crate::pathway::app_state(store, dir, false).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = shouwang_web::router(state.clone()).merge(shouwang_server::router(state));

@@ -94,23 +94,8 @@ async fn run_async(runs: usize) {
     };
     store.set_auto_issue_policy(&admin, &AutoIssue { rules: vec![rule] }, "bench").await.unwrap();
 
-    let attributor = Arc::new(shouwang_store::Attributor::new(store.clone()).await.unwrap());
-    let events = Arc::new(shouwang_eventstore::SqliteEvents::open(&dir.path().join("data/events")).unwrap());
-    let mut pipeline = shouwang_pipeline::Pipeline::new(events, attributor.clone());
-    let detection = shouwang_alerts::LiveDetection::new(shouwang_alerts::DetectionConfig::default(), store.clone(), attributor.clone());
-    pipeline.detection = Some(Arc::new(detection.unwrap()));
-    let spool =
-        shouwang_pipeline::Spool::open(&dir.path().join("data/spool"), 1 << 30, pipeline.max_record, pipeline.counters.clone()).unwrap();
-    let ingest = Arc::new(shouwang_server::Ingest::new(pipeline, Arc::new(spool), 1 << 20, 8));
-    let consumer = shouwang_server::Consumer::start(&ingest);
-    let state = shouwang_server::AppState {
-        store: store.clone(),
-        attributor,
-        metrics: Arc::new(shouwang_server::Metrics::new()),
-        max_import_bytes: 1 << 20,
-        ingest,
-        categories: Arc::new(shouwang_grade::Categories::builtin()),
-    };
+    let state = app_state(&store, dir.path(), true).await;
+    let consumer = shouwang_server::Consumer::start(&state.ingest);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = format!("http://{}/api/v1/ingest?format=eve", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, shouwang_server::router(state)).await.unwrap() });
@@ -161,4 +146,26 @@ async fn run_async(runs: usize) {
         p50.median, p50.min, p50.max, p99.median, p99.min, p99.max, max.median
     );
     println!("\nTarget (issue 5): p99 ≤ 1 s.\n");
+}
+
+/// The server's state over `store` as `serve` builds it: the event store
+/// and spool under `dir`, and live detection (the default content) when
+/// `detect`.
+pub(crate) async fn app_state(store: &Store, dir: &std::path::Path, detect: bool) -> shouwang_server::AppState {
+    let attributor = Arc::new(shouwang_store::Attributor::new(store.clone()).await.unwrap());
+    let events = Arc::new(shouwang_eventstore::SqliteEvents::open(&dir.join("data/events")).unwrap());
+    let mut pipeline = shouwang_pipeline::Pipeline::new(events, attributor.clone());
+    if detect {
+        let config = shouwang_alerts::DetectionConfig::default();
+        pipeline.detection = Some(Arc::new(shouwang_alerts::LiveDetection::new(config, store.clone(), attributor.clone()).unwrap()));
+    }
+    let spool = shouwang_pipeline::Spool::open(&dir.join("data/spool"), 1 << 30, pipeline.max_record, pipeline.counters.clone()).unwrap();
+    shouwang_server::AppState {
+        store: store.clone(),
+        attributor,
+        metrics: Arc::new(shouwang_server::Metrics::new()),
+        max_import_bytes: 1 << 20,
+        ingest: Arc::new(shouwang_server::Ingest::new(pipeline, Arc::new(spool), 1 << 20, 8)),
+        categories: Arc::new(shouwang_grade::Categories::builtin()),
+    }
 }

@@ -418,10 +418,10 @@ enum Mode {
 }
 
 async fn serve(cfg: &Config, listen: Option<std::net::SocketAddr>, mode: Mode) -> anyhow::Result<()> {
-    let mut demo_cfg = cfg.clone();
+    let demo_cfg;
     let cfg = match mode {
         Mode::Demo { .. } if cfg.detection.rules.is_empty() && cfg.detection.indicators.is_empty() => {
-            demo_cfg.detection = demo::detection(&cfg.data_dir)?;
+            demo_cfg = Config { detection: demo::detection(&cfg.data_dir)?, ..cfg.clone() };
             &demo_cfg
         }
         _ => cfg,

@@ -11,7 +11,7 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
 use crate::access::{Perm, Principal, Role};
 use crate::audit::audit;
@@ -396,15 +396,7 @@ impl Store {
         let hash = hash_password(new)?;
         let mut tx = self.write().await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE username = $2").bind(hash).bind(&p.username).execute(&mut *tx).await?;
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND id <> $2
-             AND user_id = (SELECT id FROM users WHERE username = $3)",
-        )
-        .bind(now.as_microsecond())
-        .bind(s.id)
-        .bind(&p.username)
-        .execute(&mut *tx)
-        .await?;
+        end_sessions(&mut tx, &p.username, Some(s.id), now.as_microsecond()).await?;
         audit(&mut tx, p, "user.password", &p.username, "changed own password", &serde_json::json!({})).await?;
         tx.commit().await?;
         Ok(())
@@ -437,6 +429,21 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Ends every live console session of `username` (but `except`): after a
+/// password change or reset, or when the user is disabled.
+pub(crate) async fn end_sessions(tx: &mut Transaction<'_, Any>, username: &str, except: Option<i64>, now_us: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND id <> $2
+         AND user_id = (SELECT id FROM users WHERE username = $3)",
+    )
+    .bind(now_us)
+    .bind(except.unwrap_or(0))
+    .bind(username)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The current TOTP code of a secret: for tests and the demo's printout.

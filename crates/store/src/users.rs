@@ -223,13 +223,7 @@ impl Store {
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("enabled user `{username}`")));
         }
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND user_id = (SELECT id FROM users WHERE username = $2)",
-        )
-        .bind(now_micros())
-        .bind(username)
-        .execute(&mut *tx)
-        .await?;
+        crate::sessions::end_sessions(&mut tx, username, None, now_micros()).await?;
         audit(&mut tx, p, "user.disable", username, reason, &serde_json::json!({})).await?;
         tx.commit().await?;
         Ok(())
@@ -289,13 +283,7 @@ impl Store {
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("user `{username}`")));
         }
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND user_id = (SELECT id FROM users WHERE username = $2)",
-        )
-        .bind(now.as_microsecond())
-        .bind(username)
-        .execute(&mut *tx)
-        .await?;
+        crate::sessions::end_sessions(&mut tx, username, None, now.as_microsecond()).await?;
         sqlx::query("DELETE FROM login_failures WHERE key = $1")
             .bind(format!("user:{}", username.to_lowercase()))
             .execute(&mut *tx)

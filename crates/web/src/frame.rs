@@ -190,12 +190,16 @@ impl PageError {
             StoreError::Stale(_) => (StatusCode::CONFLICT, t.t("error.stale").to_string()),
             StoreError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             StoreError::Limited { .. } => (StatusCode::TOO_MANY_REQUESTS, t.t("login.limited").to_string()),
-            other => {
-                tracing::error!(error = %other, "console request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, t.t("error.internal").to_string())
-            }
+            other => return PageError::internal(t, other),
         };
         PageError { status, message, lang: t.lang }
+    }
+
+    /// A failure that is ours, not the user's: logged in full, shown as a
+    /// plain "internal error".
+    pub fn internal(t: &'static Catalog, e: impl std::fmt::Display) -> PageError {
+        tracing::error!(error = %e, "console request failed");
+        PageError::new(StatusCode::INTERNAL_SERVER_ERROR, t, "error.internal")
     }
 }
 

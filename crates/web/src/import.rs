@@ -13,7 +13,7 @@ use shouwang_registry::{Bundle, ImportError};
 use shouwang_store::{ImportOutcome, Perm};
 
 use crate::Web;
-use crate::frame::{Frame, PageError, PageResult, Viewer, render};
+use crate::frame::{Frame, OrPage, PageError, PageResult, Viewer, render};
 
 /// Items listed per kind of change; the counts cover all of them.
 const SHOWN: usize = 50;
@@ -43,12 +43,8 @@ impl ResultPart {
     }
 }
 
-fn require(v: &Viewer) -> Result<(), PageError> {
-    v.principal().require(Perm::WriteRegistry).map_err(|e| PageError::from_store(e, v.t))
-}
-
 pub async fn page(v: Viewer) -> PageResult {
-    require(&v)?;
+    v.principal().require(Perm::WriteRegistry).or_page(&v)?;
     Ok(render(&ImportPage { f: v.frame(v.t.t("import.title")) }))
 }
 
@@ -77,7 +73,7 @@ fn bundle_of(files: &[(String, Vec<u8>)]) -> Result<Bundle, Vec<String>> {
 }
 
 pub async fn run(State(w): State<Web>, v: Viewer, mut form: Multipart) -> PageResult {
-    require(&v)?;
+    v.principal().require(Perm::WriteRegistry).or_page(&v)?;
     let (mut files, mut reason, mut apply, mut total) = (Vec::new(), String::new(), false, 0usize);
     let part = |files: Vec<String>, errors: Vec<String>, out: Option<ImportOutcome>| Ok(render(&ResultPart { t: v.t, files, errors, out }));
     loop {
@@ -113,14 +109,11 @@ pub async fn run(State(w): State<Web>, v: Viewer, mut form: Multipart) -> PageRe
     let bundle = match tokio::task::spawn_blocking(move || bundle_of(&files)).await {
         Ok(Ok(b)) => b,
         Ok(Err(errors)) => return part(names, errors, None),
-        Err(e) => {
-            tracing::error!(error = %e, "registry import");
-            return Err(PageError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, v.t, "error.internal"));
-        }
+        Err(e) => return Err(PageError::internal(v.t, e)),
     };
-    let out = w.app.store.import(v.principal(), &bundle, &reason, !apply).await.map_err(|e| PageError::from_store(e, v.t))?;
+    let out = w.app.store.import(v.principal(), &bundle, &reason, !apply).await.or_page(&v)?;
     if out.applied {
-        w.app.attributor.refresh().await.map_err(|e| PageError::from_store(e, v.t))?;
+        w.app.attributor.refresh().await.or_page(&v)?;
     }
     let errors = out.errors.clone();
     part(names, errors, Some(out))

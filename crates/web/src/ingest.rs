@@ -58,17 +58,8 @@ impl IngestPage {
     }
 }
 
-fn require(v: &Viewer) -> Result<(), PageError> {
-    v.principal().require(Perm::ManageIngest).map_err(|e| PageError::from_store(e, v.t))
-}
-
-fn internal(v: &Viewer, e: impl std::fmt::Display) -> PageError {
-    tracing::error!(error = %e, "ingest page");
-    PageError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, v.t, "error.internal")
-}
-
 async fn ingest_page(w: &Web, v: &Viewer, q: DeadFilter, done: Option<String>, error: Option<String>) -> PageResult {
-    require(v)?;
+    v.principal().require(Perm::ManageIngest).or_page(v)?;
     let (content, findings, costs) = match &w.app.ingest.pipeline.detection {
         Some(d) => (Some(d.summary()), d.findings.load(Relaxed), Some(d.rule_costs(20))),
         None => (None, 0, None),
@@ -80,8 +71,8 @@ async fn ingest_page(w: &Web, v: &Viewer, q: DeadFilter, done: Option<String>, e
         Ok::<_, shouwang_eventstore::EventStoreError>((events.dead_letter_counts()?, events.dead_letters(&query)?))
     })
     .await
-    .map_err(|e| internal(v, e))?
-    .map_err(|e| internal(v, e))?;
+    .map_err(|e| PageError::internal(v.t, e))?
+    .map_err(|e| PageError::internal(v.t, e))?;
     let page = IngestPage { f: v.frame(v.t.t("ingest.title")), q, content, findings, costs, counts, letters, done, error };
     Ok(render(&page))
 }
@@ -93,11 +84,11 @@ pub async fn page(State(w): State<Web>, v: Viewer, Query(q): Query<DeadFilter>) 
 /// Loads the configured rules, indicators and allow-lists again and swaps
 /// them in; a failed load keeps the content in use.
 pub async fn reload(State(w): State<Web>, v: Viewer) -> PageResult {
-    require(&v)?;
+    v.principal().require(Perm::ManageIngest).or_page(&v)?;
     let Some(d) = w.app.ingest.pipeline.detection.clone() else {
         return ingest_page(&w, &v, DeadFilter::default(), None, Some(v.t.t("ingest.no_detection").into())).await;
     };
-    let (done, error) = match tokio::task::spawn_blocking(move || d.reload()).await.map_err(|e| internal(&v, e))? {
+    let (done, error) = match tokio::task::spawn_blocking(move || d.reload()).await.map_err(|e| PageError::internal(v.t, e))? {
         Ok(s) => {
             let detail = serde_json::json!({
                 "rules": s.rules.rules, "correlations": s.rules.correlations, "rule_problems": s.rules.problems.len(),
@@ -130,10 +121,10 @@ pub struct ReplayForm {
 /// Parses the open dead letters (of one source and reason, or all) again
 /// with today's parsers; those accepted join the events.
 pub async fn replay(State(w): State<Web>, v: Viewer, Form(f): Form<ReplayForm>) -> PageResult {
-    require(&v)?;
+    v.principal().require(Perm::ManageIngest).or_page(&v)?;
     let pipeline = w.app.ingest.pipeline.clone();
     let query = DeadQuery { source: non_empty(&f.source), reason: non_empty(&f.reason), ..Default::default() };
-    let (done, error) = match tokio::task::spawn_blocking(move || pipeline.replay(&query)).await.map_err(|e| internal(&v, e))? {
+    let (done, error) = match tokio::task::spawn_blocking(move || pipeline.replay(&query)).await.map_err(|e| PageError::internal(v.t, e))? {
         Ok(r) => {
             let detail = serde_json::to_value(&r).unwrap_or_default();
             w.app

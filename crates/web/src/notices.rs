@@ -292,13 +292,10 @@ pub async fn pdf(State(w): State<Web>, v: Viewer, Path(id): Path<i64>) -> PageRe
         Block::Gap,
         Block::Right(format!("{} {}", t.t("print.printed"), when(&jiff::Timestamp::now()))),
     ]);
-    let bytes =
-        tokio::task::spawn_blocking(move || crate::pdf::render(font, &blocks)).await.map_err(|e| e.to_string()).and_then(|r| r).map_err(
-            |e| {
-                tracing::error!(error = %e, "notice PDF");
-                PageError::new(StatusCode::INTERNAL_SERVER_ERROR, v.t, "error.internal")
-            },
-        )?;
+    let bytes = tokio::task::spawn_blocking(move || crate::pdf::render(font, &blocks))
+        .await
+        .map_err(|e| PageError::internal(v.t, e))?
+        .map_err(|e| PageError::internal(v.t, e))?;
     let file = format!("attachment; filename=\"notice-{}.pdf\"", n.number.as_deref().unwrap_or(&n.id.to_string()));
     let headers = [
         (axum::http::header::CONTENT_TYPE, "application/pdf".to_string()),

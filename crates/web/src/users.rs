@@ -29,6 +29,11 @@ impl UsersPage {
     fn role_name(&self, r: &Role) -> String {
         self.f.t.t(role_key(*r)).to_string()
     }
+
+    /// The one switch a user row offers: enable a disabled user, else disable.
+    fn toggle(&self, u: &UserInfo) -> (&'static str, &'static str) {
+        if u.disabled { ("enable", self.f.t.t("users.enable")) } else { ("disable", self.f.t.t("users.disable")) }
+    }
 }
 
 async fn users_page(w: &Web, v: &Viewer, error: Option<String>) -> PageResult {
