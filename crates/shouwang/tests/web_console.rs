@@ -524,6 +524,37 @@ async fn registry_import_previews_the_difference_then_applies_it_all_or_nothing(
     assert!(r.text().await.unwrap().contains("users.csv: not regions.csv"));
     let r = send(&b, &[("files", Some("units.csv"), good.as_bytes()), ("mode", None, b"preview")], Some(&csrf)).await.unwrap();
     assert!(r.text().await.unwrap().contains("role=\"alert\""));
+    // Broken multipart bodies (cut off mid-part, a boundary that never comes,
+    // bytes that are not UTF-8 in a text field): refused with the reason, nothing applied.
+    let (ctype, body) = multipart(&[("files", Some("units.csv"), good.as_bytes()), ("reason", None, b"cut"), ("mode", None, b"apply")]);
+    let cut = &body[..body.len() / 2];
+    for (ctype, body) in [
+        (ctype.clone(), cut.to_vec()),
+        ("multipart/form-data; boundary=never-sent".to_string(), body.clone()),
+        (
+            ctype.clone(),
+            multipart(&[
+                ("files", Some("units.csv"), &[0xff, 0xfe, 0x00, 0x80]),
+                ("reason", None, &[0xc3, 0x28]),
+                ("mode", None, b"apply"),
+            ])
+            .1,
+        ),
+    ] {
+        let r = b
+            .client
+            .post(format!("{}/units/import", app.addr))
+            .header("content-type", ctype)
+            .header(COOKIE, b.cookie_header())
+            .header("x-csrf-token", &csrf)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let text = r.text().await.unwrap();
+        assert!(text.contains("role=\"alert\""), "a reason is shown: {text}");
+    }
+    assert_eq!(app.store.list_units(&Principal::local("t"), None, 1000, 0).await.unwrap().len(), units_before);
     // Preview: the difference, escaped, and nothing changed.
     let r = send(
         &b,
